@@ -1,0 +1,308 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Issued is a certificate with its private key (nil when the key stayed
+// outside, as for a signed CSR) and the intermediates between it and the
+// root, nearest first. The root itself is never in Chain.
+type Issued struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Issuer is a CA certificate and key that can sign certificates.
+type Issuer struct {
+	Cert  *x509.Certificate
+	Key   crypto.Signer
+	Chain []*x509.Certificate // intermediates above Cert, nearest first
+}
+
+// Issuer returns i as a signer for further certificates. It fails when i
+// is not a CA or has no key.
+func (i *Issued) Issuer() (*Issuer, error) {
+	if !i.Cert.IsCA {
+		return nil, fmt.Errorf("certificate %q is not a CA and cannot sign", i.Cert.Subject.CommonName)
+	}
+	if i.Key == nil {
+		return nil, fmt.Errorf("CA %q has no private key loaded", i.Cert.Subject.CommonName)
+	}
+	return &Issuer{Cert: i.Cert, Key: i.Key, Chain: i.Chain}, nil
+}
+
+// FullChain is the certificate followed by its intermediates: what a TLS
+// peer sends.
+func (i *Issued) FullChain() []*x509.Certificate {
+	return append([]*x509.Certificate{i.Cert}, i.Chain...)
+}
+
+// NewRootCA makes a self-signed root CA. The Kind of req is ignored.
+func NewRootCA(req Request) (*Issued, error) {
+	req.Kind = KindRoot
+	if req.CommonName == "" {
+		req.CommonName = "mtlskit Root CA"
+	}
+	return selfSign(req, time.Now())
+}
+
+// NewSelfSignedLeaf makes a self-signed server or client certificate: no
+// CA vouches for it, so every verifier should refuse it. The harness uses
+// it for its self-signed scenarios.
+func NewSelfSignedLeaf(req Request) (*Issued, error) {
+	if req.Kind.IsCA() {
+		return nil, errors.New("NewSelfSignedLeaf makes leaves only: use NewRootCA for a CA")
+	}
+	return selfSign(req, time.Now())
+}
+
+func selfSign(req Request, now time.Time) (*Issued, error) {
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := template(req, key.Public(), now)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := sign(tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{Cert: cert, Key: key}, nil
+}
+
+// Issue signs a new certificate described by req.
+func (iss *Issuer) Issue(req Request) (*Issued, error) {
+	if req.Kind == KindRoot {
+		return nil, errors.New("a root CA is self-signed: use NewRootCA")
+	}
+	key, err := requestKey(req)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := iss.certify(req, key.Public(), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{Cert: cert, Key: key, Chain: iss.chainBelowRoot()}, nil
+}
+
+// SignCSR certifies the key of a certificate signing request made
+// elsewhere. The CSR's signature is checked; its Common Name and SANs are
+// used unless req sets its own. Only leaf kinds are accepted.
+func (iss *Issuer) SignCSR(csr *x509.CertificateRequest, req Request) (*Issued, error) {
+	if req.Kind != KindServer && req.Kind != KindClient {
+		return nil, fmt.Errorf("CSR profile %q is not supported: use server or client", req.Kind)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("CSR signature does not verify (%v): the request was altered or made with another key", err)
+	}
+	if req.CommonName == "" {
+		req.CommonName = csr.Subject.CommonName
+	}
+	if req.SANs.Empty() {
+		req.SANs = SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
+		// Re-check each name: a CSR is outside input.
+		var checked SANs
+		for _, s := range req.SANs.Strings() {
+			if err := checked.Add(s); err != nil {
+				return nil, fmt.Errorf("CSR: %v", err)
+			}
+		}
+		req.SANs = checked
+	}
+	if err := checkPublicKey(csr.PublicKey); err != nil {
+		return nil, fmt.Errorf("CSR: %v", err)
+	}
+	cert, err := iss.certify(req, csr.PublicKey, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{Cert: cert, Chain: iss.chainBelowRoot()}, nil
+}
+
+// chainBelowRoot is what a leaf signed by iss sends after itself: iss and
+// its own intermediates, without the self-signed root.
+func (iss *Issuer) chainBelowRoot() []*x509.Certificate {
+	if isSelfSigned(iss.Cert) {
+		return nil
+	}
+	return append([]*x509.Certificate{iss.Cert}, iss.Chain...)
+}
+
+func (iss *Issuer) certify(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certificate, error) {
+	tmpl, err := template(req, pub, now)
+	if err != nil {
+		return nil, err
+	}
+	if !iss.Cert.IsCA || iss.Cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, fmt.Errorf("issuer %q is not a CA allowed to sign certificates", iss.Cert.Subject.CommonName)
+	}
+	if req.Kind.IsCA() && iss.Cert.MaxPathLenZero {
+		return nil, fmt.Errorf("issuer %q has path length 0 and may not sign another CA", iss.Cert.Subject.CommonName)
+	}
+	if tmpl.NotAfter.After(iss.Cert.NotAfter) && !req.UnsafeAllowOutliveIssuer {
+		room := iss.Cert.NotAfter.Sub(now)
+		hint := "the issuer has expired: renew the CA first"
+		if room > 0 {
+			hint = fmt.Sprintf("use --validity %s or less", FormatValidity(room.Truncate(Day)))
+			if room < Day {
+				hint = fmt.Sprintf("use --validity %s or less, or renew the CA", room.Truncate(time.Hour))
+			}
+		}
+		return nil, fmt.Errorf("validity %s would end on %s, after issuer %q expires on %s: %s",
+			FormatValidity(req.validity()), tmpl.NotAfter.Format(time.DateOnly),
+			iss.Cert.Subject.CommonName, iss.Cert.NotAfter.Format(time.DateOnly), hint)
+	}
+	return sign(tmpl, iss.Cert, pub, iss.Key)
+}
+
+func requestKey(req Request) (crypto.Signer, error) {
+	if req.Key != nil {
+		return req.Key, nil
+	}
+	return GenerateKey(req.KeyType)
+}
+
+// checkPublicKey refuses keys too weak to certify.
+func checkPublicKey(pub crypto.PublicKey) error {
+	if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+		return fmt.Errorf("RSA key of %d bits is too weak: use at least 2048 bits", k.N.BitLen())
+	}
+	switch KeyTypeOf(pub) {
+	case ECDSAP256, ECDSAP384, Ed25519:
+		return nil
+	}
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		return nil
+	}
+	return fmt.Errorf("public key type %s is not supported: use ECDSA P-256/P-384, Ed25519 or RSA", KeyTypeOf(pub))
+}
+
+func template(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certificate, error) {
+	if err := checkPublicKey(pub); err != nil {
+		return nil, err
+	}
+	serial, err := NewSerial()
+	if err != nil {
+		return nil, err
+	}
+	ski, err := subjectKeyID(pub)
+	if err != nil {
+		return nil, err
+	}
+	notBefore, notAfter := req.window(now)
+	t := &x509.Certificate{
+		SerialNumber:   serial,
+		NotBefore:      notBefore,
+		NotAfter:       notAfter,
+		SubjectKeyId:   ski,
+		DNSNames:       req.SANs.DNS,
+		IPAddresses:    req.SANs.IPs,
+		EmailAddresses: req.SANs.Emails,
+		URIs:           req.SANs.URIs,
+	}
+	cn := req.CommonName
+	switch req.Kind {
+	case KindRoot, KindIntermediate:
+		if cn == "" {
+			cn = "mtlskit Intermediate CA"
+		}
+		org := req.Organization
+		if org == "" {
+			org = "mtlskit private CA"
+		}
+		t.Subject = pkix.Name{CommonName: cn, Organization: []string{org}}
+		t.IsCA = true
+		t.BasicConstraintsValid = true
+		t.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+		t.MaxPathLen = req.MaxPathLen
+		t.MaxPathLenZero = req.MaxPathLen == 0
+		if len(req.PermittedDNS)+len(req.ExcludedDNS)+len(req.PermittedIPs) > 0 {
+			t.PermittedDNSDomainsCritical = true
+			t.PermittedDNSDomains = req.PermittedDNS
+			t.ExcludedDNSDomains = req.ExcludedDNS
+			t.PermittedIPRanges = req.PermittedIPs
+		}
+	case KindServer, KindClient:
+		if req.Kind == KindServer && req.SANs.Empty() && !req.UnsafeAllowMissingSAN {
+			return nil, errors.New("a server certificate needs at least one SAN (verifiers ignore the Common Name): add --san localhost,127.0.0.1 or the names clients dial")
+		}
+		if cn == "" {
+			if names := req.SANs.Strings(); len(names) > 0 {
+				cn = names[0]
+			}
+		}
+		if cn == "" {
+			return nil, fmt.Errorf("a %s certificate needs a Common Name or a SAN: add --cn NAME", req.Kind)
+		}
+		if len(cn) > 64 {
+			return nil, fmt.Errorf("common name %.20q... is %d characters long, over the limit of 64: use a shorter --cn", cn, len(cn))
+		}
+		t.Subject = pkix.Name{CommonName: cn}
+		if req.Organization != "" {
+			t.Subject.Organization = []string{req.Organization}
+		}
+		t.BasicConstraintsValid = true
+		t.KeyUsage = x509.KeyUsageDigitalSignature
+		if _, ok := pub.(*rsa.PublicKey); ok {
+			// TLS 1.2 RSA key exchange encrypts to the key.
+			t.KeyUsage |= x509.KeyUsageKeyEncipherment
+		}
+		if req.Kind == KindServer {
+			t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			if req.ClientAuth {
+				t.ExtKeyUsage = append(t.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+			}
+		} else {
+			t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		}
+		if req.UnsafeExtKeyUsage != nil {
+			t.ExtKeyUsage = req.UnsafeExtKeyUsage
+		}
+	default:
+		return nil, fmt.Errorf("unknown certificate kind %q: use root, intermediate, server or client", req.Kind)
+	}
+	return t, nil
+}
+
+func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		return nil, fmt.Errorf("signing certificate %q: %v", tmpl.Subject.CommonName, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// subjectKeyID is the leftmost 160 bits of the SHA-256 of the subject
+// public key bits (RFC 7093, method 1).
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	var info struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(spki, &info); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(info.PublicKey.Bytes)
+	return sum[:20], nil
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return c.CheckSignatureFrom(c) == nil && string(c.RawIssuer) == string(c.RawSubject)
+}

@@ -1,0 +1,88 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"net"
+	"time"
+)
+
+// Kind is the role a certificate plays.
+type Kind string
+
+// The kinds of certificate mtlskit issues.
+const (
+	KindRoot         Kind = "root"
+	KindIntermediate Kind = "intermediate"
+	KindServer       Kind = "server"
+	KindClient       Kind = "client"
+)
+
+// IsCA reports whether certificates of this kind sign other certificates.
+func (k Kind) IsCA() bool { return k == KindRoot || k == KindIntermediate }
+
+// Request describes a certificate to issue. The zero value of each field
+// picks the safe default.
+type Request struct {
+	Kind         Kind
+	CommonName   string
+	Organization string
+	SANs         SANs
+
+	// KeyType selects the algorithm of a generated key. Key, when set, is
+	// used instead of generating one (the public half is certified).
+	KeyType KeyType
+	Key     crypto.Signer
+
+	// Validity is the lifetime; zero means the default for the kind.
+	// NotBefore, when zero, is the moment of issue less Backdate.
+	Validity  time.Duration
+	NotBefore time.Time
+
+	// ClientAuth adds the clientAuth EKU to a server certificate, for peers
+	// that act as both server and client.
+	ClientAuth bool
+
+	// MaxPathLen bounds the CAs below a CA certificate: 0 means it may sign
+	// only leaves, -1 means no limit. Ignored for leaves.
+	MaxPathLen int
+
+	// Name constraints for a CA certificate (RFC 5280 4.2.1.10).
+	PermittedDNS []string
+	ExcludedDNS  []string
+	PermittedIPs []*net.IPNet
+
+	// UnsafeAllowMissingSAN lets a server certificate be issued with no
+	// subject alternative name, its host only in the Common Name. Modern
+	// verifiers reject it; the harness uses it to reproduce that failure.
+	UnsafeAllowMissingSAN bool
+	// UnsafeExtKeyUsage replaces the extended key usages of the kind, for
+	// certificates that are meant to be refused (a server-only certificate
+	// presented as a client certificate, say).
+	UnsafeExtKeyUsage []x509.ExtKeyUsage
+	// UnsafeAllowOutliveIssuer lets a certificate end after its issuer.
+	UnsafeAllowOutliveIssuer bool
+}
+
+func (r Request) validity() time.Duration {
+	if r.Validity > 0 {
+		return r.Validity
+	}
+	switch r.Kind {
+	case KindRoot:
+		return DefaultRootValidity
+	case KindIntermediate:
+		return DefaultIntermediateValidity
+	}
+	return DefaultLeafValidity
+}
+
+func (r Request) window(now time.Time) (notBefore, notAfter time.Time) {
+	notBefore = r.NotBefore
+	if notBefore.IsZero() {
+		notBefore = now.Add(-Backdate)
+		// The lifetime is counted from now, so "90d" means 90 days of use.
+		return notBefore.UTC().Truncate(time.Second), now.Add(r.validity()).UTC().Truncate(time.Second)
+	}
+	return notBefore.UTC().Truncate(time.Second), notBefore.Add(r.validity()).UTC().Truncate(time.Second)
+}
