@@ -1,0 +1,646 @@
+package pki
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// File names inside a store; docs/store.md describes the layout.
+const (
+	caDir            = "ca"
+	issuedDir        = "issued"
+	indexFile        = "index.json"
+	lockName         = ".lock"
+	rootCertFile     = "root.pem"
+	rootKeyFile      = "root-key.pem"
+	interCertFile    = "intermediate.pem"
+	interKeyFile     = "intermediate-key.pem"
+	leafCertFile     = "cert.pem"
+	leafKeyFile      = "key.pem"
+	leafChainFile    = "chain.pem"
+	indexVersion     = 1
+	tmpPrefix        = ".tmp-"
+	maxNameLength    = 64
+	storeDescription = "mtlskit store"
+)
+
+// Store is a CA and the certificates it issued, kept in one directory.
+type Store struct {
+	Dir string
+}
+
+// Entry is one certificate in the store's index.
+type Entry struct {
+	Name       string    `json:"name"`
+	Kind       Kind      `json:"kind"`
+	Serial     string    `json:"serial"`
+	CommonName string    `json:"common_name"`
+	SANs       []string  `json:"sans"`
+	KeyType    KeyType   `json:"key_type"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	SHA256     string    `json:"sha256"`
+	Issuer     string    `json:"issuer"`
+	Created    time.Time `json:"created"`
+	Cert       string    `json:"cert"`
+	Key        string    `json:"key,omitempty"`
+	Chain      string    `json:"chain,omitempty"`
+}
+
+type index struct {
+	Version int     `json:"version"`
+	Entries []Entry `json:"entries"`
+}
+
+// PassphraseFunc supplies the passphrase of an encrypted CA key when one
+// is needed. It may prompt; it is not called for plain keys.
+type PassphraseFunc func() ([]byte, error)
+
+// InitOptions configures a new CA.
+type InitOptions struct {
+	CommonName           string
+	KeyType              KeyType
+	Validity             time.Duration
+	Intermediate         bool
+	IntermediateValidity time.Duration
+	PermittedDNS         []string
+	ExcludedDNS          []string
+	PermittedIPs         []*net.IPNet
+	Passphrase           []byte // when set, CA keys are written encrypted
+	Force                bool   // replace an existing CA
+}
+
+// ErrNoCA is returned when a store has no CA yet.
+var ErrNoCA = errors.New("no CA in this store")
+
+// OpenStore returns the store in dir without creating anything.
+func OpenStore(dir string) *Store {
+	return &Store{Dir: dir}
+}
+
+func (s *Store) path(parts ...string) string {
+	return filepath.Join(append([]string{s.Dir}, parts...)...)
+}
+
+// RootCertPath is the trust anchor peers must be given.
+func (s *Store) RootCertPath() string { return s.path(caDir, rootCertFile) }
+
+// HasCA reports whether the store holds a root certificate.
+func (s *Store) HasCA() bool {
+	_, err := os.Stat(s.RootCertPath())
+	return err == nil
+}
+
+// withLock runs fn holding the store's exclusive lock, after removing
+// temporary files that an interrupted writer left behind.
+func (s *Store) withLock(fn func() error) error {
+	if err := ensureDir(s.Dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.path(lockName), os.O_RDWR|os.O_CREATE, keyFileMode)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("locking %s: %w", s.Dir, err)
+	}
+	defer unlockFile(f)
+	s.removeStaleTemps()
+	return fn()
+}
+
+// removeStaleTemps deletes the temporary files and directories of writers
+// that died; only called with the lock held, so no writer is live.
+func (s *Store) removeStaleTemps() {
+	for _, dir := range []string{s.Dir, s.path(caDir), s.path(issuedDir)} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), tmpPrefix) {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+// Init creates a root CA (and, with opts.Intermediate, an intermediate
+// that signs the leaves) in the store. It refuses to replace an existing
+// CA unless opts.Force is set.
+func (s *Store) Init(opts InitOptions) ([]Entry, error) {
+	var out []Entry
+	err := s.withLock(func() error {
+		if s.HasCA() && !opts.Force {
+			return fmt.Errorf("%s already holds a CA: use it, pick another --dir, or pass --force to replace it (certificates it issued will no longer verify)", s.Dir)
+		}
+		root, err := NewRootCA(Request{
+			CommonName:   opts.CommonName,
+			KeyType:      opts.KeyType,
+			Validity:     opts.Validity,
+			MaxPathLen:   boolInt(opts.Intermediate),
+			PermittedDNS: opts.PermittedDNS,
+			ExcludedDNS:  opts.ExcludedDNS,
+			PermittedIPs: opts.PermittedIPs,
+		})
+		if err != nil {
+			return err
+		}
+		var inter *Issued
+		if opts.Intermediate {
+			ri, _ := root.Issuer()
+			inter, err = ri.Issue(Request{
+				Kind:         KindIntermediate,
+				CommonName:   strings.TrimSuffix(root.Cert.Subject.CommonName, " Root CA") + " Intermediate CA",
+				KeyType:      opts.KeyType,
+				Validity:     opts.IntermediateValidity,
+				PermittedDNS: opts.PermittedDNS,
+				ExcludedDNS:  opts.ExcludedDNS,
+				PermittedIPs: opts.PermittedIPs,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := ensureDir(s.path(caDir)); err != nil {
+			return err
+		}
+		// Write into a temporary directory, then swap it in whole.
+		tmp, err := os.MkdirTemp(s.Dir, tmpPrefix+"ca-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := writeCAFiles(tmp, root, rootCertFile, rootKeyFile, opts.Passphrase); err != nil {
+			return err
+		}
+		if inter != nil {
+			if err := writeCAFiles(tmp, inter, interCertFile, interKeyFile, opts.Passphrase); err != nil {
+				return err
+			}
+		}
+		if err := syncDir(tmp); err != nil {
+			return err
+		}
+		old := s.path(tmpPrefix + "old-ca")
+		if err := os.Rename(s.path(caDir), old); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, s.path(caDir)); err != nil {
+			os.Rename(old, s.path(caDir))
+			return err
+		}
+		os.RemoveAll(old)
+		if err := syncDir(s.Dir); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		out = append(out, entryFor("root", KindRoot, root.Cert, now, filepath.Join(caDir, rootCertFile), filepath.Join(caDir, rootKeyFile), ""))
+		if inter != nil {
+			out = append(out, entryFor("intermediate", KindIntermediate, inter.Cert, now, filepath.Join(caDir, interCertFile), filepath.Join(caDir, interKeyFile), filepath.Join(caDir, interCertFile)))
+		}
+		// Certificates issued by a replaced CA stay listed (and fail the
+		// store audit) rather than vanish from the inventory.
+		idx, err := s.readIndex()
+		if err != nil {
+			idx = index{Version: indexVersion}
+		}
+		idx.Entries = append(withoutCA(idx.Entries), out...)
+		return s.writeIndex(idx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func withoutCA(es []Entry) []Entry {
+	var out []Entry
+	for _, e := range es {
+		if !e.Kind.IsCA() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func writeCAFiles(dir string, ca *Issued, certName, keyName string, passphrase []byte) error {
+	keyPEM, err := encodeKey(ca, passphrase)
+	if err != nil {
+		return err
+	}
+	if err := writeNewFile(filepath.Join(dir, keyName), keyPEM, keyFileMode); err != nil {
+		return err
+	}
+	return writeNewFile(filepath.Join(dir, certName), EncodeCertsPEM(ca.Cert), pubFileMode)
+}
+
+func encodeKey(i *Issued, passphrase []byte) ([]byte, error) {
+	if len(passphrase) > 0 {
+		return EncodeEncryptedKeyPEM(i.Key, passphrase)
+	}
+	return EncodeKeyPEM(i.Key)
+}
+
+// Root reads the store's root certificate.
+func (s *Store) Root() (*x509.Certificate, error) {
+	data, err := os.ReadFile(s.RootCertPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCerts(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.RootCertPath(), err)
+	}
+	return certs[0], nil
+}
+
+// Issuer loads the CA that signs leaves: the intermediate when there is
+// one, the root otherwise. pass is called only for an encrypted key.
+func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
+	root, err := s.Root()
+	if err != nil {
+		return nil, err
+	}
+	certName, keyName := rootCertFile, rootKeyFile
+	if _, err := os.Stat(s.path(caDir, interCertFile)); err == nil {
+		certName, keyName = interCertFile, interKeyFile
+	}
+	certPath, keyPath := s.path(caDir, certName), s.path(caDir, keyName)
+	cert := root
+	if certName != rootCertFile {
+		data, err := os.ReadFile(certPath)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := ParseCerts(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", certPath, err)
+		}
+		cert = certs[0]
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("CA key %s cannot be read (%v): restore it or run `mtlskit ca init --force`", keyPath, err)
+	}
+	var passphrase []byte
+	if IsEncryptedKeyPEM(keyPEM) {
+		if pass == nil {
+			return nil, fmt.Errorf("CA key %s is encrypted: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+		}
+		if passphrase, err = pass(); err != nil {
+			return nil, err
+		}
+	}
+	key, err := ParseKey(keyPEM, passphrase)
+	switch {
+	case errors.Is(err, ErrWrongPassphrase):
+		return nil, fmt.Errorf("CA key %s: wrong passphrase: check $MTLSKIT_CA_PASSPHRASE or --passphrase-file", keyPath)
+	case errors.Is(err, ErrPassphraseNeeded):
+		return nil, fmt.Errorf("CA key %s is encrypted and the passphrase is empty: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+	case err != nil:
+		return nil, fmt.Errorf("CA key %s: %v", keyPath, err)
+	}
+	if !KeyMatches(key, cert.PublicKey) {
+		return nil, fmt.Errorf("CA key %s does not belong to %s: restore the matching pair", keyPath, certPath)
+	}
+	// Chain stays empty: above the intermediate is only the root, which
+	// chains omit.
+	return &Issuer{Cert: cert, Key: key}, nil
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+
+// CheckName validates a certificate name used as a directory name.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the certificate name is empty: pass --name")
+	case len(name) > maxNameLength:
+		return fmt.Errorf("name %.20q... is %d characters long, over the limit of %d: pass a shorter --name", name, len(name), maxNameLength)
+	case !nameRE.MatchString(name) || strings.Contains(name, ".."):
+		return fmt.Errorf("name %q may hold only letters, digits and . _ @ - (not first): pass --name with such a name", name)
+	}
+	return nil
+}
+
+// DefaultName derives a certificate name from its Common Name or first
+// SAN: "*.example.com" becomes "wildcard.example.com", "spiffe://corp/a"
+// becomes "corp-a".
+func DefaultName(req Request) string {
+	n := req.CommonName
+	if n == "" {
+		if names := req.SANs.Strings(); len(names) > 0 {
+			n = names[0]
+		}
+	}
+	n = strings.Replace(n, "*", "wildcard", 1)
+	if i := strings.Index(n, "://"); i >= 0 {
+		n = n[i+3:]
+	}
+	var b strings.Builder
+	for _, r := range n {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '@':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if len(out) > maxNameLength {
+		out = out[:maxNameLength]
+	}
+	return out
+}
+
+// IssueOptions says where and how to record a new certificate.
+type IssueOptions struct {
+	Name       string // directory name under issued/; DefaultName when empty
+	Force      bool   // replace an existing certificate of that name
+	Passphrase PassphraseFunc
+}
+
+// Issue signs req with the store's CA and records the certificate, key
+// and chain under issued/NAME.
+func (s *Store) Issue(req Request, opts IssueOptions) (*Entry, *Issued, error) {
+	return s.record(req.Kind, opts, func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }, req)
+}
+
+// SignCSR certifies a CSR with the store's CA and records the certificate
+// and chain (no key) under issued/NAME.
+func (s *Store) SignCSR(csr *x509.CertificateRequest, req Request, opts IssueOptions) (*Entry, *Issued, error) {
+	if req.CommonName == "" {
+		req.CommonName = csr.Subject.CommonName
+	}
+	if req.SANs.Empty() {
+		req.SANs = SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
+	}
+	return s.record(req.Kind, opts, func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }, req)
+}
+
+func (s *Store) record(kind Kind, opts IssueOptions, make func(*Issuer) (*Issued, error), req Request) (*Entry, *Issued, error) {
+	if kind != KindServer && kind != KindClient {
+		return nil, nil, fmt.Errorf("the store issues server and client certificates, not %q", kind)
+	}
+	name := opts.Name
+	if name == "" {
+		name = DefaultName(req)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, nil, err
+	}
+	if !s.HasCA() {
+		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
+			return nil, nil, fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
+		}
+		return nil, nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+	}
+	var entry Entry
+	var issued *Issued
+	err := s.withLock(func() error {
+		idx, err := s.readIndex()
+		if err != nil {
+			return err
+		}
+		final := s.path(issuedDir, name)
+		_, statErr := os.Stat(final)
+		exists := statErr == nil
+		if prev := idx.find(name); (prev != nil || exists) && !opts.Force {
+			when := ""
+			if prev != nil {
+				when = " (issued " + prev.Created.Format(time.DateOnly) + ")"
+			}
+			return fmt.Errorf("name %q is taken%s: pick another with --name, or pass --force to replace it", name, when)
+		}
+		iss, err := s.Issuer(opts.Passphrase)
+		if err != nil {
+			return err
+		}
+		issued, err = make(iss)
+		if err != nil {
+			return err
+		}
+		for idx.hasSerial(serialHex(issued.Cert)) { // 2^-127: defensive
+			if issued, err = make(iss); err != nil {
+				return err
+			}
+		}
+		if err := ensureDir(s.path(issuedDir)); err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp(s.path(issuedDir), tmpPrefix+name+"-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		rel := filepath.Join(issuedDir, name)
+		keyRel := ""
+		if issued.Key != nil {
+			keyPEM, err := EncodeKeyPEM(issued.Key)
+			if err != nil {
+				return err
+			}
+			if err := writeNewFile(filepath.Join(tmp, leafKeyFile), keyPEM, keyFileMode); err != nil {
+				return err
+			}
+			keyRel = filepath.Join(rel, leafKeyFile)
+		}
+		if err := writeNewFile(filepath.Join(tmp, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode); err != nil {
+			return err
+		}
+		if err := writeNewFile(filepath.Join(tmp, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode); err != nil {
+			return err
+		}
+		if err := syncDir(tmp); err != nil {
+			return err
+		}
+		if exists {
+			old := s.path(issuedDir, tmpPrefix+"old-"+name)
+			if err := os.Rename(final, old); err != nil {
+				return err
+			}
+			defer os.RemoveAll(old)
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return err
+		}
+		if err := syncDir(s.path(issuedDir)); err != nil {
+			return err
+		}
+		entry = entryFor(name, kind, issued.Cert, time.Now().UTC(), filepath.Join(rel, leafCertFile), keyRel, filepath.Join(rel, leafChainFile))
+		idx.remove(name)
+		idx.Entries = append(idx.Entries, entry)
+		return s.writeIndex(idx)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &entry, issued, nil
+}
+
+func entryFor(name string, kind Kind, c *x509.Certificate, created time.Time, cert, key, chain string) Entry {
+	sum := sha256.Sum256(c.Raw)
+	sans := SANsOf(c.DNSNames, c.IPAddresses, c.EmailAddresses, c.URIs).Strings()
+	if sans == nil {
+		sans = []string{}
+	}
+	return Entry{
+		Name: name, Kind: kind, Serial: serialHex(c), CommonName: c.Subject.CommonName,
+		SANs: sans, KeyType: KeyTypeOf(c.PublicKey), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
+		SHA256: hex.EncodeToString(sum[:]), Issuer: c.Issuer.CommonName, Created: created,
+		Cert: cert, Key: key, Chain: chain,
+	}
+}
+
+func serialHex(c *x509.Certificate) string { return hex.EncodeToString(c.SerialNumber.Bytes()) }
+
+func (x *index) find(name string) *Entry {
+	for i := range x.Entries {
+		if x.Entries[i].Name == name && !x.Entries[i].Kind.IsCA() {
+			return &x.Entries[i]
+		}
+	}
+	return nil
+}
+
+func (x *index) hasSerial(serial string) bool {
+	for _, e := range x.Entries {
+		if e.Serial == serial {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *index) remove(name string) {
+	out := x.Entries[:0]
+	for _, e := range x.Entries {
+		if e.Name != name || e.Kind.IsCA() {
+			out = append(out, e)
+		}
+	}
+	x.Entries = out
+}
+
+func (s *Store) readIndex() (index, error) {
+	data, err := os.ReadFile(s.path(indexFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return index{Version: indexVersion}, nil
+	}
+	if err != nil {
+		return index{}, err
+	}
+	var idx index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return index{}, fmt.Errorf("index %s is damaged (%v): restore it from a backup", s.path(indexFile), err)
+	}
+	if idx.Version > indexVersion {
+		return index{}, fmt.Errorf("index %s has version %d, newer than this mtlskit understands (%d): upgrade mtlskit", s.path(indexFile), idx.Version, indexVersion)
+	}
+	return idx, nil
+}
+
+func (s *Store) writeIndex(idx index) error {
+	idx.Version = indexVersion
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path(indexFile), append(data, '\n'), pubFileMode)
+}
+
+// List returns every entry of the index, CAs first, then by name.
+func (s *Store) List() ([]Entry, error) {
+	if !s.HasCA() {
+		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+	}
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	es := idx.Entries
+	rank := map[Kind]int{KindRoot: 0, KindIntermediate: 1}
+	sort.SliceStable(es, func(i, j int) bool {
+		ri, iok := rank[es[i].Kind]
+		rj, jok := rank[es[j].Kind]
+		if !iok {
+			ri = 2
+		}
+		if !jok {
+			rj = 2
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		return es[i].Name < es[j].Name
+	})
+	return es, nil
+}
+
+// Get returns the index entry of an issued certificate.
+func (s *Store) Get(name string) (*Entry, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	e := idx.find(name)
+	if e == nil {
+		return nil, fmt.Errorf("no certificate named %q in %s: see `mtlskit list`", name, s.Dir)
+	}
+	return e, nil
+}
+
+// Load reads an issued certificate with its key (when the store has it)
+// and its intermediates.
+func (s *Store) Load(name string) (*Issued, error) {
+	e, err := s.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	chainPEM, err := os.ReadFile(s.path(e.Chain))
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCerts(chainPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.path(e.Chain), err)
+	}
+	out := &Issued{Cert: certs[0], Chain: certs[1:]}
+	if e.Key != "" {
+		keyPEM, err := os.ReadFile(s.path(e.Key))
+		if err != nil {
+			return nil, err
+		}
+		if out.Key, err = ParseKey(keyPEM, nil); err != nil {
+			return nil, fmt.Errorf("%s: %v", s.path(e.Key), err)
+		}
+	}
+	return out, nil
+}
+
+// Path makes a path inside the store from an Entry's relative file name.
+func (s *Store) Path(rel string) string { return s.path(rel) }
