@@ -256,8 +256,10 @@ func template(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certifica
 		}
 		t.BasicConstraintsValid = true
 		t.KeyUsage = x509.KeyUsageDigitalSignature
-		if _, ok := pub.(*rsa.PublicKey); ok {
-			// TLS 1.2 RSA key exchange encrypts to the key.
+		if _, ok := pub.(*rsa.PublicKey); ok && req.Kind == KindServer {
+			// TLS 1.2 RSA key exchange encrypts to a server's key. A
+			// client key only signs: RFC 5280 4.2.1.12 allows clientAuth
+			// with digitalSignature and keyAgreement only.
 			t.KeyUsage |= x509.KeyUsageKeyEncipherment
 		}
 		if req.Kind == KindServer {

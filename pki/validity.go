@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,6 +25,11 @@ const (
 // peer whose clock runs a little behind still accepts a fresh certificate.
 const Backdate = 5 * time.Minute
 
+// maxValidity is the longest lifetime ParseValidity accepts: a
+// time.Duration holds only about 292 years, and n*Year beyond that
+// overflows (585y wrapped around to three weeks).
+const maxValidity = 290 * Year
+
 // ParseValidity reads a lifetime such as "90d", "12h", "2y", "1w", "30m" or
 // a Go duration like "1h30m". It must be positive.
 func ParseValidity(s string) (time.Duration, error) {
@@ -44,11 +50,14 @@ func ParseValidity(s string) (time.Duration, error) {
 	var d time.Duration
 	if mult != 0 {
 		n, err := strconv.ParseUint(s[:len(s)-1], 10, 32)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("validity %q is over %d years: use a shorter lifetime", s, maxValidity/Year)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("validity %q is not a whole number of %c: use a form such as 90d, 12h or 2y", s, unit)
 		}
-		if n > 1000*uint64(Year/mult) {
-			return 0, fmt.Errorf("validity %q is over 1000 years: use a shorter lifetime", s)
+		if n > uint64(maxValidity/mult) {
+			return 0, fmt.Errorf("validity %q is over %d years: use a shorter lifetime", s, maxValidity/Year)
 		}
 		d = time.Duration(n) * mult
 	} else {
@@ -57,6 +66,9 @@ func ParseValidity(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, fmt.Errorf("validity %q is not understood: use a number and a unit (y, w, d, h, m), such as 90d, 12h or 2y", s)
 		}
+	}
+	if d > maxValidity {
+		return 0, fmt.Errorf("validity %q is over %d years: use a shorter lifetime", s, maxValidity/Year)
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("validity %q is not positive: use a lifetime such as 90d", s)
