@@ -1,0 +1,357 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ClientConfig is what a client needs for one encounter.
+type ClientConfig struct {
+	// Encounter gives the client certificate (Client, ClientSendsChain),
+	// the roots it trusts (RootCAs), how it dials (Dial) and what it
+	// sends (Messages).
+	Encounter Encounter
+	// Addr is the loopback host:port the server listens on.
+	Addr string
+	// TLSVersion pins the TLS version; 0 lets the peers negotiate.
+	TLSVersion uint16
+	// Timeout bounds each phase.
+	Timeout time.Duration
+}
+
+// URL is the wss:// URL the client dials: by name (localhost) or by
+// address (127.0.0.1), on the server's port, path /echo.
+func (c ClientConfig) URL() string {
+	_, port, _ := net.SplitHostPort(c.Addr)
+	return "wss://" + net.JoinHostPort(c.Encounter.Dial.Host(), port) + "/echo"
+}
+
+// ClientSubject is a WebSocket client that connects for an encounter: the
+// client judged by client-side scenarios. Issue 4's external clients (a
+// command run once per scenario) implement it too.
+type ClientSubject interface {
+	// Name identifies the subject in reports.
+	Name() string
+	// Connect runs one encounter and reports it layer by layer. It must
+	// return within a few multiples of cfg.Timeout.
+	Connect(ctx context.Context, cfg ClientConfig) Verdict
+}
+
+// referenceClient is a ClientSubject built on crypto/tls and gorilla.
+type referenceClient struct {
+	name string
+	// tweak changes the TLS configuration; only the negative controls
+	// set it.
+	tweak func(*tls.Config)
+}
+
+// ReferenceClient is the strict client: it dials 127.0.0.1 (even for
+// "localhost"), verifies the server against the encounter's roots and the
+// dialled name or address, presents its certificate (and chain), upgrades
+// to WebSocket, sends every message and checks each echo byte for byte,
+// then closes with 1000.
+func ReferenceClient() ClientSubject { return &referenceClient{name: "reference"} }
+
+func (c *referenceClient) Name() string { return c.name }
+
+// Connect runs the encounter. The verdict's Server field is left for the
+// runner to fill in.
+func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	e := cfg.Encounter
+	v := Verdict{}
+	L := &v.Layers
+	for _, st := range []*LayerStatus{&L.TCP.Status, &L.TLS.Status, &L.HTTP.Status, &L.WS.Status, &L.Close.Status} {
+		*st = LayerSkipped
+	}
+	L.TCP.Addr, L.TLS.ServerName, L.HTTP.URL = cfg.Addr, e.Dial.Host(), cfg.URL()
+	end := func(layer string, o Outcome, by Party, r Reason) Verdict {
+		v.Layer, v.Outcome, v.RefusedBy, v.Reason = layer, o, by, r
+		return v
+	}
+
+	// TCP, always to the loopback address whatever the URL's host.
+	start := time.Now()
+	d := net.Dialer{Timeout: cfg.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	L.TCP.Millis = ms(time.Since(start))
+	if err != nil {
+		L.TCP.Status, L.TCP.Error = LayerFailed, err.Error()
+		r := Reason{ReasonUnclassified, err.Error()}
+		switch {
+		case isTimeout(err):
+			r = Reason{ReasonConnectTimeout, fmt.Sprintf("no TCP connection to %s within %s", cfg.Addr, cfg.Timeout)}
+		case errors.Is(err, errConnRefused):
+			r = Reason{ReasonConnectRefused, fmt.Sprintf("nothing listens on %s (connection refused)", cfg.Addr)}
+		}
+		L.TCP.Detail = r.Text
+		return end("tcp", ConnectFailed, "", r)
+	}
+	defer raw.Close()
+	L.TCP.Status, L.TCP.Detail = LayerOK, "connected to "+cfg.Addr
+
+	// TLS.
+	start = time.Now()
+	tcfg := &tls.Config{
+		RootCAs:    certPool(e.RootCAs),
+		ServerName: e.Dial.Host(),
+		NextProtos: []string{"http/1.1"},
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			L.TLS.ClientCertRequested = true
+			if e.Client == nil {
+				return &tls.Certificate{}, nil
+			}
+			L.TLS.ClientCertSent = true
+			cert := tlsCertificate(e.Client, e.ClientSendsChain)
+			return &cert, nil
+		},
+	}
+	pinVersion(tcfg, cfg.TLSVersion)
+	if c.tweak != nil {
+		c.tweak(tcfg)
+	}
+	tc := tls.Client(raw, tcfg)
+	hctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	err = tc.HandshakeContext(hctx)
+	cancel()
+	L.TLS.Millis = ms(time.Since(start))
+	st := tc.ConnectionState()
+	if st.Version != 0 {
+		L.TLS.Version = tls.VersionName(st.Version)
+	}
+	for _, pc := range st.PeerCertificates {
+		L.TLS.PeerChain = append(L.TLS.PeerChain, pc.Subject.CommonName)
+	}
+	if err != nil {
+		L.TLS.Status, L.TLS.Error = LayerFailed, err.Error()
+		var cve *tls.CertificateVerificationError
+		switch a := remoteAlert(err); {
+		case errors.As(err, &cve):
+			for _, pc := range cve.UnverifiedCertificates {
+				L.TLS.PeerChain = append(L.TLS.PeerChain, pc.Subject.CommonName)
+			}
+			r, ok := verifyReason(err)
+			if !ok {
+				r = Reason{ReasonUnclassified, err.Error()}
+			}
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert = PartyClient, &r, alertGoSends(err, false, st.Version)
+			L.TLS.Detail = "the client refused the server certificate: " + r.Text
+			return end("tls", RejectedTLS, PartyClient, r)
+		case a != nil:
+			r := alertReason(a, PartyServer)
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert = PartyServer, &r, a
+			L.TLS.Detail = "the server aborted the handshake with " + a.String()
+			return end("tls", RejectedTLS, PartyServer, r)
+		case isTimeout(err):
+			r := Reason{ReasonHandshakeTimeout, fmt.Sprintf("the TLS handshake did not finish within %s", cfg.Timeout)}
+			L.TLS.Detail = r.Text
+			return end("tls", ConnectFailed, "", r)
+		case isClosed(err):
+			r := Reason{ReasonHandshakeAborted, "the server closed the connection during the handshake without a TLS alert"}
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyServer, &r, r.Text
+			return end("tls", RejectedTLS, PartyServer, r)
+		}
+		r := Reason{ReasonUnclassified, err.Error()}
+		L.TLS.Detail = "the handshake failed: " + err.Error()
+		return end("tls", ConnectFailed, "", r)
+	}
+	L.TLS.Status, L.TLS.CipherSuite = LayerOK, tls.CipherSuiteName(st.CipherSuite)
+	L.TLS.Detail = fmt.Sprintf("%s, server certificate %q verified for %s", L.TLS.Version, L.TLS.PeerChain[0], e.Dial.Host())
+	if L.TLS.ClientCertSent {
+		L.TLS.Detail += fmt.Sprintf(", client certificate %q sent", e.Client.Cert.Subject.CommonName)
+	}
+
+	// lateRefusal reports a TLS alert that arrives after the client's
+	// handshake finished: in TLS 1.3 the server checks the client
+	// certificate after the client is done, so its refusal shows up on
+	// the first read.
+	lateRefusal := func(a *Alert, layer *Layer) Verdict {
+		r := alertReason(a, PartyServer)
+		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert = LayerFailed, PartyServer, &r, a, true
+		L.TLS.Detail = fmt.Sprintf("the client's handshake finished, then the server refused it with %s on the first read (%s)", a, L.TLS.Version)
+		layer.Status, layer.Detail = LayerSkipped, "not reached: the server refused the TLS connection"
+		return end("tls", RejectedTLS, PartyServer, r)
+	}
+
+	// HTTP upgrade over the connection we just verified.
+	start = time.Now()
+	L.HTTP.Status = LayerFailed
+	_ = tc.SetDeadline(start.Add(cfg.Timeout))
+	dialer := websocket.Dialer{
+		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tc, nil },
+		HandshakeTimeout:  cfg.Timeout,
+	}
+	ws, resp, err := dialer.DialContext(ctx, cfg.URL(), nil)
+	L.HTTP.Millis = ms(time.Since(start))
+	if err != nil {
+		L.HTTP.Error = err.Error()
+		if a := remoteAlert(err); a != nil {
+			L.HTTP.Error = ""
+			return lateRefusal(a, &L.HTTP.Layer)
+		}
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			L.HTTP.StatusCode = resp.StatusCode
+			var body bytes.Buffer
+			_, _ = body.ReadFrom(resp.Body)
+			L.HTTP.BodyPrefix = string(prefix(body.Bytes(), 256))
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				r := Reason{ReasonHTTPStatus, fmt.Sprintf("the server answered %s instead of 101", resp.Status)}
+				if L.HTTP.BodyPrefix != "" {
+					r.Text += fmt.Sprintf(": %q", L.HTTP.BodyPrefix)
+				}
+				L.HTTP.Detail = r.Text
+				return end("http", RejectedHTTP, PartyServer, r)
+			}
+			r := Reason{ReasonBadUpgrade, "the server answered 101 without valid Upgrade, Connection and Sec-WebSocket-Accept headers"}
+			L.HTTP.Detail = r.Text
+			return end("http", NoUpgrade, "", r)
+		}
+		var r Reason
+		switch {
+		case isTimeout(err):
+			r = Reason{ReasonUpgradeTimeout, fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", cfg.Timeout)}
+		case isClosed(err):
+			r = Reason{ReasonClosedBeforeUpgrade, "TLS is fine but the server closed the connection without answering the upgrade request"}
+		default:
+			r = Reason{ReasonUnclassified, err.Error()}
+		}
+		L.HTTP.Detail = r.Text
+		return end("http", NoUpgrade, "", r)
+	}
+	defer ws.Close()
+	L.HTTP.Status, L.HTTP.StatusCode = LayerOK, http.StatusSwitchingProtocols
+	L.HTTP.Detail = "101 Switching Protocols"
+
+	// WebSocket round trip: a writer sends everything while the reader
+	// checks each echo in order, all within one timeout.
+	start = time.Now()
+	L.WS.Status = LayerFailed
+	ws.SetReadLimit(MaxMessageSize)
+	deadline := start.Add(cfg.Timeout)
+	_ = ws.SetReadDeadline(deadline)
+	_ = ws.SetWriteDeadline(deadline)
+	msgs := e.Messages
+	type sent struct {
+		n     int
+		bytes int64
+		err   error
+	}
+	done := make(chan sent, 1)
+	go func() {
+		var s sent
+		for _, m := range msgs {
+			t := websocket.TextMessage
+			if m.Binary {
+				t = websocket.BinaryMessage
+			}
+			if s.err = ws.WriteMessage(t, m.Data); s.err != nil {
+				break
+			}
+			s.n++
+			s.bytes += int64(len(m.Data))
+		}
+		done <- s
+	}()
+	var readErr error
+	var mismatch string
+	for i, m := range msgs {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			readErr = err
+			break
+		}
+		if (mt == websocket.BinaryMessage) != m.Binary || !bytes.Equal(data, m.Data) {
+			mismatch = fmt.Sprintf("message %d came back different: sent %s, got %s", i+1, describe(m.Binary, m.Data), describe(mt == websocket.BinaryMessage, data))
+			break
+		}
+		L.WS.Echoed++
+		L.WS.BytesEchoed += int64(len(data))
+	}
+	if readErr != nil || mismatch != "" {
+		_ = raw.Close() // unblock the writer
+	}
+	s := <-done
+	L.WS.Millis = ms(time.Since(start))
+	L.WS.Sent, L.WS.BytesSent = s.n, s.bytes
+	if readErr != nil {
+		L.WS.Error = readErr.Error()
+		if a := remoteAlert(readErr); a != nil {
+			return lateRefusal(a, &L.WS.Layer)
+		}
+		var ce *websocket.CloseError
+		var r Reason
+		switch {
+		case errors.As(readErr, &ce):
+			r = Reason{ReasonEchoClosed, fmt.Sprintf("after 101 the server closed with %d %q; %d of %d messages echoed", ce.Code, ce.Text, L.WS.Echoed, len(msgs))}
+		case isTimeout(readErr):
+			r = Reason{ReasonEchoTimeout, fmt.Sprintf("after 101, %d of %d messages came back within %s", L.WS.Echoed, len(msgs), cfg.Timeout)}
+		case isClosed(readErr):
+			r = Reason{ReasonEchoClosed, fmt.Sprintf("after 101 the server dropped the connection; %d of %d messages echoed", L.WS.Echoed, len(msgs))}
+		default:
+			r = Reason{ReasonUnclassified, readErr.Error()}
+		}
+		L.WS.Detail = r.Text
+		return end("ws", NoEcho, "", r)
+	}
+	if mismatch != "" {
+		r := Reason{ReasonEchoMismatch, mismatch}
+		L.WS.Detail = r.Text
+		return end("ws", NoEcho, "", r)
+	}
+	if s.err != nil { // every echo arrived yet a write failed: cannot happen, but never hide it
+		L.WS.Error = s.err.Error()
+	}
+	L.WS.Status, L.WS.ByteExact = LayerOK, true
+	L.WS.Detail = fmt.Sprintf("%d of %d messages (%d bytes) echoed byte-exact", L.WS.Echoed, len(msgs), L.WS.BytesEchoed)
+
+	// Closing handshake: send 1000 and wait for the server's close frame.
+	start = time.Now()
+	L.Close.Status = LayerFailed
+	deadline = start.Add(cfg.Timeout)
+	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), deadline); err != nil {
+		L.Close.Error, L.Close.Detail = err.Error(), "could not send the close frame"
+	} else {
+		_ = ws.SetReadDeadline(deadline)
+		for {
+			_, _, err := ws.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				L.Close.Code = ce.Code
+				L.Close.Status, L.Close.Detail = LayerOK, fmt.Sprintf("the server answered the close with %d", ce.Code)
+			} else {
+				L.Close.Error, L.Close.Detail = err.Error(), "the server did not answer the close frame"
+			}
+			break
+		}
+	}
+	L.Close.Millis = ms(time.Since(start))
+	return end("ws", Accepted, "", Reason{ReasonEchoVerified, L.WS.Detail})
+}
+
+func prefix(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func describe(binary bool, data []byte) string {
+	kind := "text"
+	if binary {
+		kind = "binary"
+	}
+	return fmt.Sprintf("%s of %d bytes starting %q", kind, len(data), prefix(data, 16))
+}

@@ -1,0 +1,197 @@
+package harness
+
+import (
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mtlskit/mtlskit/pki"
+)
+
+// Subjects of the run's certificates. The self-signed client copies the
+// real client's subject on purpose.
+const (
+	clientCN    = "mtlskit harness client"
+	otherHostCN = "not-this-host.example"
+)
+
+// LargeMessageSize is the size of the large-message scenario's binary
+// message; SmallMessageCount is how many small messages follow it.
+const (
+	LargeMessageSize  = 1 << 20
+	SmallMessageCount = 1000
+)
+
+// Materials are the certificates and messages of one run, minted fresh in
+// memory (ECDSA P-256) and shared by every scenario of the run.
+type Materials struct {
+	// Root is the run's CA; both sides of the reference pair trust it.
+	Root *pki.Issued
+	// Intermediate is signed by Root.
+	Intermediate *pki.Issued
+	// OtherRoot is an unrelated CA, for the wrong-CA scenarios.
+	OtherRoot *pki.Issued
+
+	// Server certificates. Server has SANs localhost, 127.0.0.1 and ::1.
+	Server                *pki.Issued
+	ServerViaIntermediate *pki.Issued // from Intermediate; Chain holds it
+	ServerCNOnly          *pki.Issued // CN=localhost, no SAN at all
+	ServerOtherCA         *pki.Issued
+	ServerSelfSigned      *pki.Issued
+	ServerExpired         *pki.Issued
+	ServerNotYetValid     *pki.Issued
+	ServerOtherHost       *pki.Issued // SAN not-this-host.example only
+	ServerDNSOnly         *pki.Issued // SAN DNS:localhost only
+	ServerClientEKU       *pki.Issued // extended key usage clientAuth only
+
+	// Client certificates.
+	Client                *pki.Issued
+	ClientViaIntermediate *pki.Issued
+	ClientOtherCA         *pki.Issued
+	ClientSelfSigned      *pki.Issued
+	ClientExpired         *pki.Issued
+	ClientNotYetValid     *pki.Issued
+	ClientServerEKU       *pki.Issued // extended key usage serverAuth only
+
+	// DefaultMessages is one text and one binary message.
+	DefaultMessages []Message
+	// LargeMessages is one 1 MiB binary message and 1000 small ones.
+	LargeMessages []Message
+}
+
+// NewMaterials mints the certificates of one run.
+func NewMaterials() (*Materials, error) {
+	m := &Materials{}
+	now := time.Now()
+	var err error
+	fail := func(what string, e error) error { return fmt.Errorf("minting %s: %w", what, e) }
+
+	if m.Root, err = pki.NewRootCA(pki.Request{CommonName: "mtlskit harness Root CA", KeyType: pki.ECDSAP256, MaxPathLen: 1, Validity: 2 * pki.Day}); err != nil {
+		return nil, fail("root CA", err)
+	}
+	if m.OtherRoot, err = pki.NewRootCA(pki.Request{CommonName: "unrelated Root CA", Organization: "someone else", KeyType: pki.ECDSAP256, Validity: 2 * pki.Day}); err != nil {
+		return nil, fail("unrelated CA", err)
+	}
+	root, err := m.Root.Issuer()
+	if err != nil {
+		return nil, fail("root CA", err)
+	}
+	other, err := m.OtherRoot.Issuer()
+	if err != nil {
+		return nil, fail("unrelated CA", err)
+	}
+	if m.Intermediate, err = root.Issue(pki.Request{Kind: pki.KindIntermediate, CommonName: "mtlskit harness Intermediate CA", KeyType: pki.ECDSAP256, Validity: pki.Day}); err != nil {
+		return nil, fail("intermediate CA", err)
+	}
+	inter, err := m.Intermediate.Issuer()
+	if err != nil {
+		return nil, fail("intermediate CA", err)
+	}
+
+	sans := func(list string) pki.SANs {
+		s, e := pki.ParseSANs(list)
+		if e != nil {
+			panic(e) // constant lists
+		}
+		return s
+	}
+	good := sans("localhost,127.0.0.1,::1")
+	leaf := pki.Day
+	past := now.Add(-2 * pki.Day)
+	future := now.Add(pki.Day)
+
+	type job struct {
+		dst  **pki.Issued
+		what string
+		mint func() (*pki.Issued, error)
+	}
+	server := func(iss *pki.Issuer, r pki.Request) func() (*pki.Issued, error) {
+		r.Kind, r.KeyType = pki.KindServer, pki.ECDSAP256
+		if r.Validity == 0 {
+			r.Validity = leaf / 2
+		}
+		return func() (*pki.Issued, error) { return iss.Issue(r) }
+	}
+	client := func(iss *pki.Issuer, r pki.Request) func() (*pki.Issued, error) {
+		r.Kind, r.KeyType = pki.KindClient, pki.ECDSAP256
+		if r.CommonName == "" {
+			r.CommonName = clientCN
+		}
+		if r.Validity == 0 {
+			r.Validity = leaf / 2
+		}
+		return func() (*pki.Issued, error) { return iss.Issue(r) }
+	}
+	jobs := []job{
+		{&m.Server, "server certificate", server(root, pki.Request{SANs: good})},
+		{&m.ServerViaIntermediate, "server certificate from the intermediate", server(inter, pki.Request{SANs: good})},
+		{&m.ServerCNOnly, "server certificate without SAN", server(root, pki.Request{CommonName: "localhost", UnsafeAllowMissingSAN: true})},
+		{&m.ServerOtherCA, "server certificate from the unrelated CA", server(other, pki.Request{SANs: good})},
+		{&m.ServerSelfSigned, "self-signed server certificate", func() (*pki.Issued, error) {
+			return pki.NewSelfSignedLeaf(pki.Request{Kind: pki.KindServer, KeyType: pki.ECDSAP256, SANs: good, Validity: leaf})
+		}},
+		{&m.ServerExpired, "expired server certificate", server(root, pki.Request{SANs: good, NotBefore: past, Validity: leaf})},
+		{&m.ServerNotYetValid, "not-yet-valid server certificate", server(root, pki.Request{SANs: good, NotBefore: future, Validity: leaf / 2})},
+		{&m.ServerOtherHost, "server certificate for another host", server(root, pki.Request{SANs: sans(otherHostCN)})},
+		{&m.ServerDNSOnly, "server certificate with DNS SAN only", server(root, pki.Request{SANs: sans("localhost")})},
+		{&m.ServerClientEKU, "server certificate with clientAuth only", server(root, pki.Request{SANs: good, UnsafeExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})},
+
+		{&m.Client, "client certificate", client(root, pki.Request{})},
+		{&m.ClientViaIntermediate, "client certificate from the intermediate", client(inter, pki.Request{})},
+		{&m.ClientOtherCA, "client certificate from the unrelated CA", client(other, pki.Request{})},
+		{&m.ClientSelfSigned, "self-signed client certificate", func() (*pki.Issued, error) {
+			return pki.NewSelfSignedLeaf(pki.Request{Kind: pki.KindClient, KeyType: pki.ECDSAP256, CommonName: clientCN, Validity: leaf})
+		}},
+		{&m.ClientExpired, "expired client certificate", client(root, pki.Request{NotBefore: past, Validity: leaf})},
+		{&m.ClientNotYetValid, "not-yet-valid client certificate", client(root, pki.Request{NotBefore: future, Validity: leaf / 2})},
+		{&m.ClientServerEKU, "client certificate with serverAuth only", client(root, pki.Request{UnsafeExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})},
+	}
+	for _, j := range jobs {
+		c, err := j.mint()
+		if err != nil {
+			return nil, fail(j.what, err)
+		}
+		*j.dst = c
+	}
+
+	m.DefaultMessages = []Message{
+		{Data: []byte("hello from the mtlskit harness: ¡hola! ✓")},
+		{Binary: true, Data: allBytes()},
+	}
+	m.LargeMessages = largeMessages()
+	return m, nil
+}
+
+// allBytes is every byte value, including NUL and invalid UTF-8.
+func allBytes() []byte {
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// largeMessages is a 1 MiB binary message of pseudo-random bytes (a fixed
+// seed, so runs are reproducible) followed by 1000 small messages that
+// alternate text and binary and each carry their index.
+func largeMessages() []Message {
+	r := rand.New(rand.NewPCG(3, 4))
+	big := make([]byte, LargeMessageSize)
+	for i := 0; i < len(big); i += 8 {
+		v := r.Uint64()
+		for k := 0; k < 8 && i+k < len(big); k++ {
+			big[i+k] = byte(v >> (8 * k))
+		}
+	}
+	msgs := make([]Message, 0, SmallMessageCount+1)
+	msgs = append(msgs, Message{Binary: true, Data: big})
+	for i := 0; i < SmallMessageCount; i++ {
+		if i%2 == 0 {
+			msgs = append(msgs, Message{Data: fmt.Appendf(nil, "small message %04d", i)})
+		} else {
+			msgs = append(msgs, Message{Binary: true, Data: []byte{byte(i >> 8), byte(i), 0, 0xff}})
+		}
+	}
+	return msgs
+}

@@ -1,0 +1,229 @@
+package harness
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Options tune a run. The zero value runs against the reference pair.
+type Options struct {
+	// Timeout bounds each phase of each encounter; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// TLSVersion pins both sides to tls.VersionTLS12 or VersionTLS13;
+	// 0 lets them negotiate.
+	TLSVersion uint16
+	// Parallel bounds how many encounters run at once; 0 means
+	// GOMAXPROCS*2.
+	Parallel int
+	// Server is the server judged by server-side scenarios (nil: the
+	// reference server). Client-side scenarios always use the reference
+	// server.
+	Server ServerSubject
+	// Client is the client judged by client-side scenarios (nil: the
+	// reference client). Server-side scenarios always use the reference
+	// client.
+	Client ClientSubject
+	// Materials are the run's certificates; nil mints fresh ones.
+	Materials *Materials
+	// Progress, when set, is called after each encounter with the
+	// number done so far and the total (from one goroutine at a time).
+	Progress func(done, total int, r Result)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.Server == nil {
+		o.Server = ReferenceServer()
+	}
+	if o.Client == nil {
+		o.Client = ReferenceClient()
+	}
+	return o
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	// Kind is "scenarios" for a scenario run, "negative-controls" for
+	// RunNegativeControls.
+	Kind       string
+	Started    time.Time
+	Duration   time.Duration
+	Timeout    time.Duration
+	TLSVersion uint16
+	// ServerSubject and ClientSubject name the subjects judged.
+	ServerSubject string
+	ClientSubject string
+	// Results are in scenario definition order.
+	Results []Result
+	// Controls are set by RunNegativeControls, in definition order.
+	Controls []ControlResult
+	// Materials are the certificates the run used (for --keep).
+	Materials *Materials
+}
+
+// Passed counts the results that matched their expectation.
+func (r *Report) Passed() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Pass {
+			n++
+		}
+	}
+	return n
+}
+
+// OK reports whether every scenario matched (for a scenario run) or every
+// control was caught (for a negative-control run).
+func (r *Report) OK() bool {
+	if r.Kind == KindControls {
+		for _, c := range r.Controls {
+			if !c.Caught {
+				return false
+			}
+		}
+		return true
+	}
+	return r.Passed() == len(r.Results)
+}
+
+// Report kinds.
+const (
+	KindScenarios = "scenarios"
+	KindControls  = "negative-controls"
+)
+
+// TLSVersionName spells a pinned version for reports: "1.2", "1.3" or
+// "negotiated".
+func TLSVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS12:
+		return "1.2"
+	case tls.VersionTLS13:
+		return "1.3"
+	case 0:
+		return "negotiated"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// Run runs the scenarios (all of them when none are given) in parallel,
+// each on its own loopback port, and returns the results in definition
+// order. It fails only when the certificates cannot be minted.
+func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, error) {
+	if len(scenarios) == 0 {
+		scenarios = Scenarios()
+	}
+	opts = opts.withDefaults()
+	started := time.Now()
+	m := opts.Materials
+	if m == nil {
+		var err error
+		if m, err = NewMaterials(); err != nil {
+			return nil, err
+		}
+	}
+	jobs := make([]job, len(scenarios))
+	for i, s := range scenarios {
+		jobs[i] = job{scenario: s, opts: opts}
+	}
+	results := runJobs(ctx, m, jobs, opts.Parallel, opts.Progress)
+	return &Report{
+		Kind: KindScenarios, Started: started, Duration: time.Since(started),
+		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
+		ServerSubject: opts.Server.Name(), ClientSubject: opts.Client.Name(),
+		Results: results, Materials: m,
+	}, nil
+}
+
+// job is one encounter to run.
+type job struct {
+	scenario Scenario
+	opts     Options // with defaults applied
+}
+
+// runJobs runs the jobs with at most parallel at once; results keep the
+// jobs' order.
+func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progress func(int, int, Result)) []Result {
+	results := make([]Result, len(jobs))
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = RunScenario(ctx, j.scenario, m, j.opts)
+			if progress != nil {
+				mu.Lock()
+				done++
+				progress(done, len(jobs), results[i])
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// RunScenario runs one scenario with the given materials: it starts the
+// server (the judged one for a server-side scenario, the reference server
+// otherwise), lets the client connect (the reference client, or the
+// judged one for a client-side scenario), stops the server and joins
+// what the server observed to the client's verdict.
+func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
+	opts = opts.withDefaults()
+	start := time.Now()
+	enc := s.Setup(m)
+	server, client := ReferenceServer(), ReferenceClient()
+	if s.Side == ServerSide {
+		server = opts.Server
+	} else {
+		client = opts.Client
+	}
+	res := Result{Scenario: s}
+	srv, err := server.Start(ctx, ServerConfig{Encounter: enc, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
+	if err != nil {
+		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ReasonUnclassified, fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
+	} else {
+		res.Verdict = client.Connect(ctx, ClientConfig{Encounter: enc, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
+		_ = srv.Close()
+		if obs := srv.Observations(); len(obs) > 0 {
+			o := obs[0]
+			res.Verdict.Server = &o
+		}
+		refine(&res.Verdict)
+	}
+	res.Pass, res.Mismatch = judge(s, res.Verdict)
+	res.Duration = time.Since(start)
+	return res
+}
+
+// refine prefers the server's own account of why it refused a client
+// (from the typed x509 error) over what the alert alone can say: alert
+// 45 certificate_expired covers not-yet-valid too, and TLS 1.2's alert 40
+// handshake_failure is how a missing certificate is refused.
+func refine(v *Verdict) {
+	if v.Outcome != RejectedTLS || v.RefusedBy != PartyServer || v.Server == nil || v.Server.TLS.Reason == nil {
+		return
+	}
+	sr := *v.Server.TLS.Reason
+	if sr.ID == ReasonUnclassified {
+		return
+	}
+	if a := v.Layers.TLS.Alert; a != nil {
+		sr.Text += fmt.Sprintf(" (the client received %s)", a)
+	}
+	v.Reason = sr
+}

@@ -1,0 +1,266 @@
+package harness
+
+import (
+	"crypto/x509"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mtlskit/mtlskit/pki"
+)
+
+// Side says which party a scenario judges.
+type Side string
+
+const (
+	// ServerSide scenarios judge the server: the client varies and the
+	// server must accept the good client and refuse the bad ones.
+	ServerSide Side = "server"
+	// ClientSide scenarios judge the client: the server varies and the
+	// client must accept the good server and refuse the bad ones.
+	ClientSide Side = "client"
+)
+
+// Expectation is what a correct, strict implementation does.
+type Expectation string
+
+const (
+	// Accept: the WebSocket opens and every message is echoed byte-exact.
+	Accept Expectation = "accept"
+	// Reject: the judged side refuses the encounter (at the TLS layer, or
+	// for a server at the HTTP layer before the upgrade).
+	Reject Expectation = "reject"
+)
+
+// DialMode says how the client addresses the server.
+type DialMode string
+
+const (
+	// DialByName dials wss://localhost:PORT/ (the TCP connection still
+	// goes to 127.0.0.1, so nothing depends on /etc/hosts).
+	DialByName DialMode = "name"
+	// DialByAddress dials wss://127.0.0.1:PORT/ and so checks IP SANs.
+	DialByAddress DialMode = "address"
+)
+
+// Host is the host name or address the client puts in its URL and
+// verifies the server certificate against.
+func (d DialMode) Host() string {
+	if d == DialByAddress {
+		return "127.0.0.1"
+	}
+	return "localhost"
+}
+
+// Message is one WebSocket data message.
+type Message struct {
+	Binary bool
+	Data   []byte
+}
+
+// Encounter is what a scenario sets up: the certificates and trust of both
+// sides, how the client dials and what it sends.
+type Encounter struct {
+	// Server is the certificate the server presents. ServerSendsChain
+	// makes it send its intermediates too.
+	Server           *pki.Issued
+	ServerSendsChain bool
+	// ClientCAs are the roots the server trusts for client certificates.
+	ClientCAs []*x509.Certificate
+
+	// Client is the certificate the client presents, nil for none.
+	// ClientSendsChain makes it send its intermediates too.
+	Client           *pki.Issued
+	ClientSendsChain bool
+	// RootCAs are the roots the client trusts for the server certificate.
+	RootCAs []*x509.Certificate
+
+	// Dial says whether the client dials by name or by address.
+	Dial DialMode
+	// Messages are sent in order by the client and must all come back.
+	Messages []Message
+}
+
+// Scenario is one named check. Its name is part of mtlskit's interface.
+type Scenario struct {
+	Name        string
+	Side        Side
+	Expect      Expectation
+	Description string
+	// Setup picks the encounter's certificates from the run's materials.
+	Setup func(m *Materials) Encounter
+}
+
+// Scenarios returns every scenario in definition order: server-side
+// first, then client-side.
+func Scenarios() []Scenario {
+	return append(serverSideScenarios(), clientSideScenarios()...)
+}
+
+// standard is the usual encounter: the run's server certificate, trust in
+// the run's root on both sides, a dial by name and the default messages.
+func standard(m *Materials) Encounter {
+	return Encounter{
+		Server:    m.Server,
+		ClientCAs: []*x509.Certificate{m.Root.Cert},
+		Client:    m.Client,
+		RootCAs:   []*x509.Certificate{m.Root.Cert},
+		Dial:      DialByName,
+		Messages:  m.DefaultMessages,
+	}
+}
+
+func withClient(c func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
+	return func(m *Materials) Encounter {
+		e := standard(m)
+		e.Client = c(m)
+		return e
+	}
+}
+
+func withServer(s func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
+	return func(m *Materials) Encounter {
+		e := standard(m)
+		e.Server = s(m)
+		return e
+	}
+}
+
+func serverSideScenarios() []Scenario {
+	return []Scenario{
+		{"valid-client", ServerSide, Accept,
+			"a client certificate from the trusted CA: accepted, a text and a binary message echoed",
+			standard},
+		{"no-client-cert", ServerSide, Reject,
+			"the client presents no certificate: the server must refuse it",
+			withClient(func(*Materials) *pki.Issued { return nil })},
+		{"wrong-ca-client", ServerSide, Reject,
+			"a client certificate from an unrelated CA: the server must refuse it",
+			withClient(func(m *Materials) *pki.Issued { return m.ClientOtherCA })},
+		{"self-signed-client", ServerSide, Reject,
+			"a self-signed certificate with the same subject as the real client: the server must refuse it",
+			withClient(func(m *Materials) *pki.Issued { return m.ClientSelfSigned })},
+		{"expired-client", ServerSide, Reject,
+			"a client certificate that expired yesterday: the server must refuse it",
+			withClient(func(m *Materials) *pki.Issued { return m.ClientExpired })},
+		{"not-yet-valid-client", ServerSide, Reject,
+			"a client certificate valid from tomorrow: the server must refuse it",
+			withClient(func(m *Materials) *pki.Issued { return m.ClientNotYetValid })},
+		{"server-eku-as-client", ServerSide, Reject,
+			"a certificate with only the serverAuth usage presented as a client certificate: the server must refuse it",
+			withClient(func(m *Materials) *pki.Issued { return m.ClientServerEKU })},
+		{"client-via-intermediate", ServerSide, Accept,
+			"a client certificate from an intermediate CA, sent with its chain: accepted",
+			func(m *Materials) Encounter {
+				e := standard(m)
+				e.Client = m.ClientViaIntermediate
+				e.ClientSendsChain = true
+				return e
+			}},
+		{"large-message", ServerSide, Accept,
+			"a 1 MiB binary message and 1000 small ones, all echoed byte-exact (the log's \"only 1 byte was sent\")",
+			func(m *Materials) Encounter {
+				e := standard(m)
+				e.Messages = m.LargeMessages
+				return e
+			}},
+	}
+}
+
+func clientSideScenarios() []Scenario {
+	return []Scenario{
+		{"valid-server", ClientSide, Accept,
+			"a server certificate from the trusted CA with SANs localhost and 127.0.0.1: accepted",
+			standard},
+		{"server-missing-san", ClientSide, Reject,
+			"a server certificate with CN=localhost and no SAN (the log's first error): the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerCNOnly })},
+		{"server-wrong-ca", ClientSide, Reject,
+			"a server certificate from an unrelated CA: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerOtherCA })},
+		{"server-self-signed", ClientSide, Reject,
+			"a self-signed server certificate for localhost: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerSelfSigned })},
+		{"server-expired", ClientSide, Reject,
+			"a server certificate that expired yesterday: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerExpired })},
+		{"server-not-yet-valid", ClientSide, Reject,
+			"a server certificate valid from tomorrow: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerNotYetValid })},
+		{"server-hostname-mismatch", ClientSide, Reject,
+			"a server certificate for another host name, dialled as localhost: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerOtherHost })},
+		{"server-ip-not-in-san", ClientSide, Reject,
+			"dialled as 127.0.0.1, the server certificate has only DNS:localhost: the client must refuse it",
+			func(m *Materials) Encounter {
+				e := standard(m)
+				e.Server = m.ServerDNSOnly
+				e.Dial = DialByAddress
+				return e
+			}},
+		{"server-client-eku", ClientSide, Reject,
+			"a server certificate with only the clientAuth usage: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerClientEKU })},
+		{"server-missing-intermediate", ClientSide, Reject,
+			"a server certificate from an intermediate CA, sent without the intermediate: the client must refuse it",
+			withServer(func(m *Materials) *pki.Issued { return m.ServerViaIntermediate })},
+		{"server-full-chain", ClientSide, Accept,
+			"a server certificate from an intermediate CA, sent with the intermediate: accepted",
+			func(m *Materials) Encounter {
+				e := standard(m)
+				e.Server = m.ServerViaIntermediate
+				e.ServerSendsChain = true
+				return e
+			}},
+	}
+}
+
+// Lookup returns the scenarios with the given names, in definition order.
+// An unknown name is an error that lists the valid ones.
+func Lookup(names ...string) ([]Scenario, error) {
+	all := Scenarios()
+	byName := make(map[string]Scenario, len(all))
+	for _, s := range all {
+		byName[s.Name] = s
+	}
+	out := make([]Scenario, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		s, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown scenario %q: use one of %s", n, strings.Join(Names(), ", "))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, s)
+		}
+	}
+	// Keep definition order so reports are stable whatever the argument order.
+	pos := map[string]int{}
+	for i, s := range all {
+		pos[s.Name] = i
+	}
+	sort.SliceStable(out, func(i, j int) bool { return pos[out[i].Name] < pos[out[j].Name] })
+	return out, nil
+}
+
+// Names lists every scenario name in definition order.
+func Names() []string {
+	all := Scenarios()
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// OfSide keeps the scenarios of one side, in order.
+func OfSide(scenarios []Scenario, side Side) []Scenario {
+	var out []Scenario
+	for _, s := range scenarios {
+		if s.Side == side {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,491 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mtlskit/mtlskit/pki"
+)
+
+// MaxMessageSize is the reference server's read limit for one message.
+const MaxMessageSize = 4 << 20
+
+// DefaultTimeout bounds each phase (dial, TLS, upgrade, echo, close).
+const DefaultTimeout = 5 * time.Second
+
+// timeNow is the clock used to tell expired from not-yet-valid.
+var timeNow = time.Now
+
+// ServerConfig is what a server needs for one encounter.
+type ServerConfig struct {
+	// Encounter gives the server certificate (Server, ServerSendsChain)
+	// and the CAs trusted for client certificates (ClientCAs).
+	Encounter Encounter
+	// TLSVersion pins the TLS version (tls.VersionTLS12 or VersionTLS13);
+	// 0 lets the peers negotiate (TLS 1.3 between the reference pair).
+	TLSVersion uint16
+	// Timeout bounds each phase of each connection.
+	Timeout time.Duration
+}
+
+// ServerSubject is a WebSocket server that can be started for an
+// encounter: the server judged by server-side scenarios. Issue 4's
+// external servers (a command, or a running target) implement it too.
+type ServerSubject interface {
+	// Name identifies the subject in reports.
+	Name() string
+	// Start makes the server listen on a loopback address.
+	Start(ctx context.Context, cfg ServerConfig) (RunningServer, error)
+}
+
+// RunningServer is a started server.
+type RunningServer interface {
+	// Addr is the loopback host:port to dial.
+	Addr() string
+	// Close stops the server and waits for its connections to end.
+	Close() error
+	// Observations lists what the server saw, one per connection, once
+	// Close has returned. A server that cannot see inside returns nil.
+	Observations() []ServerObservation
+}
+
+// ServerObservation is what the server saw of one connection.
+type ServerObservation struct {
+	// Subject is the name of the server that observed.
+	Subject string `json:"subject"`
+	// Connections is how many connections the server accepted during
+	// the encounter (the reference client makes one).
+	Connections int        `json:"connections"`
+	TLS         ServerTLS  `json:"tls"`
+	HTTP        ServerHTTP `json:"http"`
+	WS          ServerWS   `json:"ws"`
+}
+
+// ServerTLS is the server's view of the handshake.
+type ServerTLS struct {
+	Layer
+	Version string `json:"version,omitempty"`
+	// ClientCert is "presented", "none" or "unknown" (the handshake
+	// ended before the client's certificate could arrive).
+	ClientCert string `json:"client_cert"`
+	// ClientSubject is the subject CN of the client's certificate.
+	ClientSubject string `json:"client_subject,omitempty"`
+	// ClientChainLen is how many certificates the client sent.
+	ClientChainLen int `json:"client_chain_len,omitempty"`
+	// Reason is why the server refused the client, from the typed error.
+	Reason *Reason `json:"reason,omitempty"`
+	// AlertSent is the alert crypto/tls sends for that error.
+	AlertSent *Alert `json:"alert_sent,omitempty"`
+	// AlertReceived is the alert the client aborted the handshake with.
+	AlertReceived *Alert `json:"alert_received,omitempty"`
+	// PeerBytesAfterFailure counts raw bytes the client still sent after
+	// the handshake failed (a lower bound: some may have been buffered
+	// by the TLS stack already).
+	PeerBytesAfterFailure int64 `json:"peer_bytes_after_failure,omitempty"`
+}
+
+// ServerHTTP is the server's view of the upgrade request.
+type ServerHTTP struct {
+	Layer
+	RequestReceived bool   `json:"request_received"`
+	Method          string `json:"method,omitempty"`
+	Path            string `json:"path,omitempty"`
+	// UpgradeRequested is true for a well-formed WebSocket upgrade.
+	UpgradeRequested bool `json:"upgrade_requested"`
+	// StatusSent is the status the server answered with, 0 for none.
+	StatusSent int `json:"status_sent,omitempty"`
+}
+
+// ServerWS is the server's view of the message exchange.
+type ServerWS struct {
+	Layer
+	// HandlerRan is true when the echo handler ran after the upgrade.
+	HandlerRan  bool  `json:"handler_ran"`
+	Echoed      int   `json:"echoed"`
+	BytesEchoed int64 `json:"bytes_echoed"`
+	// CloseCode is the close code the client sent, 0 for none.
+	CloseCode int `json:"close_code,omitempty"`
+}
+
+// serverMode selects the reference server's behaviour; everything but
+// modeStrict is a negative control (negative_controls.go).
+type serverMode int
+
+const (
+	modeStrict    serverMode = iota // require and verify client certs, echo
+	modeLax                         // request client certs, verify nothing, echo
+	modeNoHandler                   // answer 101, never run the handler
+	modeSilent                      // never answer the upgrade request
+	modeStatus500                   // answer 500
+)
+
+// referenceServer is a ServerSubject built on crypto/tls and gorilla.
+type referenceServer struct {
+	name string
+	mode serverMode
+}
+
+// ReferenceServer is the strict server: crypto/tls with
+// RequireAndVerifyClientCert against the encounter's client CAs,
+// gorilla/websocket echoing every text and binary message byte for byte,
+// with a read limit of MaxMessageSize.
+func ReferenceServer() ServerSubject { return &referenceServer{name: "reference", mode: modeStrict} }
+
+func (s *referenceServer) Name() string { return s.name }
+
+// tlsCertificate is what a peer presents: the leaf and, if asked, its
+// intermediates.
+func tlsCertificate(c *pki.Issued, withChain bool) tls.Certificate {
+	cert := tls.Certificate{Certificate: [][]byte{c.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
+	if withChain {
+		for _, ic := range c.Chain {
+			cert.Certificate = append(cert.Certificate, ic.Raw)
+		}
+	}
+	return cert
+}
+
+func certPool(certs []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}
+
+func pinVersion(cfg *tls.Config, v uint16) {
+	cfg.MinVersion = tls.VersionTLS12
+	if v != 0 {
+		cfg.MinVersion, cfg.MaxVersion = v, v
+	}
+}
+
+func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningServer, error) {
+	if cfg.Encounter.Server == nil {
+		return nil, errors.New("the encounter has no server certificate")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	tcfg := &tls.Config{
+		Certificates: []tls.Certificate{tlsCertificate(cfg.Encounter.Server, cfg.Encounter.ServerSendsChain)},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    certPool(cfg.Encounter.ClientCAs),
+		NextProtos:   []string{"http/1.1"},
+	}
+	if s.mode == modeLax {
+		tcfg.ClientAuth = tls.RequestClientCert
+	}
+	pinVersion(tcfg, cfg.TLSVersion)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening on 127.0.0.1: %w", err)
+	}
+	r := &runningServer{subject: s, ln: ln, tls: tcfg, timeout: cfg.Timeout, conns: map[net.Conn]bool{}}
+	r.wg.Add(1)
+	go r.accept()
+	return r, nil
+}
+
+type runningServer struct {
+	subject *referenceServer
+	ln      net.Listener
+	tls     *tls.Config
+	timeout time.Duration
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+	obs    []ServerObservation
+}
+
+func (r *runningServer) Addr() string { return r.ln.Addr().String() }
+
+// Close stops accepting, lets open connections finish what they were
+// doing (reading the client's last alert, say) for up to one second, then
+// closes whatever is left and waits for it.
+func (r *runningServer) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	err := r.ln.Close()
+	finished := make(chan struct{})
+	go func() { r.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return err
+	case <-time.After(min(r.timeout, time.Second)):
+	}
+	r.mu.Lock()
+	for c := range r.conns {
+		_ = c.Close()
+	}
+	r.mu.Unlock()
+	<-finished
+	return err
+}
+
+func (r *runningServer) Observations() []ServerObservation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ServerObservation, len(r.obs))
+	copy(out, r.obs)
+	for i := range out {
+		out[i].Connections = len(out)
+	}
+	return out
+}
+
+func (r *runningServer) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		r.conns[c] = true
+		r.wg.Add(1)
+		r.mu.Unlock()
+		go func() {
+			defer r.wg.Done()
+			o := r.serve(c)
+			_ = c.Close()
+			r.mu.Lock()
+			delete(r.conns, c)
+			r.obs = append(r.obs, o)
+			r.mu.Unlock()
+		}()
+	}
+}
+
+// serve runs one connection and returns what it saw.
+func (r *runningServer) serve(raw net.Conn) ServerObservation {
+	o := ServerObservation{Subject: r.subject.name}
+	o.TLS.Status, o.HTTP.Status, o.WS.Status = LayerSkipped, LayerSkipped, LayerSkipped
+	o.TLS.ClientCert = "unknown"
+
+	start := time.Now()
+	_ = raw.SetDeadline(start.Add(r.timeout))
+	tc := tls.Server(raw, r.tls)
+	err := tc.Handshake()
+	st := tc.ConnectionState()
+	o.TLS.Millis = ms(time.Since(start))
+	if st.Version != 0 {
+		o.TLS.Version = tls.VersionName(st.Version)
+	}
+	if err != nil {
+		r.handshakeFailed(&o, raw, err, st.Version)
+		return o
+	}
+	o.TLS.Status = LayerOK
+	if n := len(st.PeerCertificates); n > 0 {
+		o.TLS.ClientCert, o.TLS.ClientSubject, o.TLS.ClientChainLen = "presented", st.PeerCertificates[0].Subject.CommonName, n
+	} else {
+		o.TLS.ClientCert = "none"
+	}
+	switch {
+	case r.subject.mode == modeLax && len(st.VerifiedChains) == 0:
+		o.TLS.Detail = fmt.Sprintf("handshake completed without verifying the client certificate (client cert: %s)", o.TLS.ClientCert)
+	default:
+		o.TLS.Detail = fmt.Sprintf("handshake completed, client certificate %q verified", o.TLS.ClientSubject)
+	}
+
+	// HTTP: one upgrade request.
+	start = time.Now()
+	o.HTTP.Status = LayerFailed
+	_ = raw.SetDeadline(start.Add(r.timeout))
+	br := bufio.NewReader(tc)
+	req, err := http.ReadRequest(br)
+	o.HTTP.Millis = ms(time.Since(start))
+	if err != nil {
+		o.HTTP.Error = err.Error()
+		switch {
+		case isTimeout(err):
+			o.HTTP.Detail = "no HTTP request arrived before the timeout"
+		case isClosed(err):
+			o.HTTP.Detail = "the client closed the connection without sending an HTTP request"
+		default:
+			o.HTTP.Detail = "the request could not be read"
+		}
+		return o
+	}
+	o.HTTP.RequestReceived, o.HTTP.Method, o.HTTP.Path = true, req.Method, req.URL.Path
+	o.HTTP.UpgradeRequested = websocket.IsWebSocketUpgrade(req)
+
+	switch r.subject.mode {
+	case modeSilent:
+		o.HTTP.Detail = "request received and deliberately never answered (broken server)"
+		_ = raw.SetDeadline(time.Now().Add(2 * r.timeout))
+		_, _ = io.Copy(io.Discard, tc)
+		return o
+	case modeStatus500:
+		body := "internal error: the WebSocket handler is not available\n"
+		fmt.Fprintf(tc, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+		o.HTTP.StatusSent = 500
+		o.HTTP.Detail = "answered 500 instead of upgrading (broken server)"
+		return o
+	case modeNoHandler:
+		key := req.Header.Get("Sec-WebSocket-Key")
+		fmt.Fprintf(tc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acceptKey(key))
+		o.HTTP.Status, o.HTTP.StatusSent = LayerOK, 101
+		o.HTTP.Detail = "answered 101 Switching Protocols"
+		o.WS.Status = LayerFailed
+		o.WS.Detail = "the handler never ran: the connection was dropped after the 101 (broken server, as in the log's async stack)"
+		return o
+	}
+
+	w := &hijackWriter{conn: tc, rw: bufio.NewReadWriter(br, bufio.NewWriter(tc)), header: http.Header{}}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	ws, err := up.Upgrade(w, req, nil)
+	o.HTTP.StatusSent = w.status
+	if err != nil {
+		o.HTTP.Error = err.Error()
+		o.HTTP.Detail = fmt.Sprintf("refused the upgrade with status %d", w.status)
+		_ = w.rw.Flush()
+		return o
+	}
+	o.HTTP.Status, o.HTTP.StatusSent = LayerOK, 101
+	o.HTTP.Detail = "answered 101 Switching Protocols"
+	r.echo(&o, ws)
+	return o
+}
+
+// handshakeFailed records a failed handshake, then reads what the client
+// still sends until it closes, so the alert is not lost to a reset.
+func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err error, version uint16) {
+	o.TLS.Status = LayerFailed
+	o.TLS.Error = err.Error()
+	var cve *tls.CertificateVerificationError
+	switch a := remoteAlert(err); {
+	case a != nil:
+		o.TLS.AlertReceived = a
+		o.TLS.Detail = fmt.Sprintf("the client aborted the handshake with %s", a)
+	case err.Error() == errNoClientCert:
+		o.TLS.ClientCert = "none"
+		o.TLS.Reason = &Reason{ReasonCertificateRequired, "the client sent no certificate and the server requires one"}
+	case errors.As(err, &cve):
+		if len(cve.UnverifiedCertificates) > 0 {
+			o.TLS.ClientCert = "presented"
+			o.TLS.ClientSubject = cve.UnverifiedCertificates[0].Subject.CommonName
+			o.TLS.ClientChainLen = len(cve.UnverifiedCertificates)
+		}
+		if reason, ok := verifyReason(err); ok {
+			o.TLS.Reason = &reason
+		} else {
+			o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}
+		}
+	case isTimeout(err):
+		o.TLS.Reason = &Reason{ReasonHandshakeTimeout, "the client did not finish the handshake before the timeout"}
+	case isClosed(err):
+		o.TLS.Detail = "the client closed the connection during the handshake without an alert"
+	default:
+		o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}
+	}
+	if o.TLS.Reason != nil {
+		o.TLS.AlertSent = alertGoSends(err, true, version)
+		o.TLS.Detail = "the server refused the client: " + o.TLS.Reason.Text
+		if o.TLS.AlertSent != nil {
+			o.TLS.Detail += fmt.Sprintf(" (sent %s)", o.TLS.AlertSent)
+		}
+	}
+	drain := min(r.timeout, time.Second)
+	_ = raw.SetReadDeadline(time.Now().Add(drain))
+	o.TLS.PeerBytesAfterFailure, _ = io.Copy(io.Discard, raw)
+}
+
+// echo sends every message back with its type until the client closes.
+func (r *runningServer) echo(o *ServerObservation, ws *websocket.Conn) {
+	start := time.Now()
+	o.WS.HandlerRan = true
+	o.WS.Status = LayerFailed
+	defer func() { o.WS.Millis = ms(time.Since(start)) }()
+	ws.SetReadLimit(MaxMessageSize)
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(r.timeout))
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				o.WS.CloseCode = ce.Code
+				if ce.Code == websocket.CloseNormalClosure {
+					o.WS.Status = LayerOK
+				}
+				o.WS.Detail = fmt.Sprintf("echoed %d messages, then the client closed with %d", o.WS.Echoed, ce.Code)
+				return
+			}
+			o.WS.Error = err.Error()
+			o.WS.Detail = fmt.Sprintf("echoed %d messages, then reading failed", o.WS.Echoed)
+			return
+		}
+		_ = ws.SetWriteDeadline(time.Now().Add(r.timeout))
+		if err := ws.WriteMessage(mt, data); err != nil {
+			o.WS.Error = err.Error()
+			o.WS.Detail = fmt.Sprintf("echoed %d messages, then writing failed", o.WS.Echoed)
+			return
+		}
+		o.WS.Echoed++
+		o.WS.BytesEchoed += int64(len(data))
+	}
+}
+
+// acceptKey is the Sec-WebSocket-Accept value for a client key (RFC 6455).
+func acceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// hijackWriter is the http.ResponseWriter (and http.Hijacker) the
+// upgrader needs to answer one request on a connection we own.
+type hijackWriter struct {
+	conn   net.Conn
+	rw     *bufio.ReadWriter
+	header http.Header
+	status int
+}
+
+func (w *hijackWriter) Header() http.Header { return w.header }
+
+func (w *hijackWriter) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	fmt.Fprintf(w.rw, "HTTP/1.1 %d %s\r\n", code, http.StatusText(code))
+	w.header.Set("Connection", "close")
+	_ = w.header.Write(w.rw)
+	_, _ = w.rw.WriteString("\r\n")
+}
+
+func (w *hijackWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.rw.Write(p)
+}
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status = http.StatusSwitchingProtocols
+	return w.conn, w.rw, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

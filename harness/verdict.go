@@ -1,0 +1,240 @@
+package harness
+
+import (
+	"fmt"
+	"time"
+)
+
+// Outcome is what happened to an encounter, as the client saw it.
+type Outcome string
+
+// The outcomes. Their spelling is part of the JSON schema.
+const (
+	// Accepted: TLS and the upgrade succeeded and every message came back
+	// byte-exact.
+	Accepted Outcome = "accepted"
+	// RejectedTLS: one side refused the TLS handshake (Verdict.RefusedBy
+	// says which, Verdict.Reason why).
+	RejectedTLS Outcome = "rejected-tls"
+	// RejectedHTTP: TLS succeeded and the server answered the upgrade
+	// request with a status other than 101.
+	RejectedHTTP Outcome = "rejected-http"
+	// NoUpgrade: TLS succeeded but no HTTP answer to the upgrade came
+	// before the timeout or before the connection closed, or the answer
+	// was a broken 101.
+	NoUpgrade Outcome = "no-upgrade"
+	// NoEcho: the server answered 101 but a message never came back, or
+	// came back different.
+	NoEcho Outcome = "no-echo"
+	// ConnectFailed: no TCP connection, or the TLS handshake never
+	// finished (a silent peer).
+	ConnectFailed Outcome = "connect-failed"
+)
+
+// Party names a side of the connection.
+type Party string
+
+const (
+	// PartyServer is the server.
+	PartyServer Party = "server"
+	// PartyClient is the client.
+	PartyClient Party = "client"
+)
+
+// Reason is a stable short ID with a plain-words explanation.
+type Reason struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// The reason IDs. They are stable: tests, reports and CI filters use them.
+const (
+	ReasonUnknownCA            = "unknown-ca"
+	ReasonExpired              = "expired"
+	ReasonNotYetValid          = "not-yet-valid"
+	ReasonCertificateRequired  = "certificate-required"
+	ReasonBadCertificate       = "bad-certificate"
+	ReasonHostMismatch         = "host-mismatch"
+	ReasonNoIPSAN              = "no-ip-san"
+	ReasonLegacyCN             = "legacy-cn"
+	ReasonIncompatibleKeyUsage = "incompatible-key-usage"
+	ReasonHandshakeFailure     = "handshake-failure"
+	ReasonTLSAlert             = "tls-alert"
+	ReasonHandshakeAborted     = "handshake-aborted"
+	ReasonHandshakeTimeout     = "handshake-timeout"
+	ReasonConnectRefused       = "connect-refused"
+	ReasonConnectTimeout       = "connect-timeout"
+	ReasonHTTPStatus           = "http-status"
+	ReasonUpgradeTimeout       = "upgrade-timeout"
+	ReasonClosedBeforeUpgrade  = "closed-before-upgrade"
+	ReasonBadUpgrade           = "bad-upgrade"
+	ReasonEchoTimeout          = "echo-timeout"
+	ReasonEchoClosed           = "echo-closed"
+	ReasonEchoMismatch         = "echo-mismatch"
+	ReasonEchoVerified         = "echo-verified"
+	ReasonUnclassified         = "unclassified"
+)
+
+// Alert is a TLS alert, by number and by its RFC 8446 name.
+type Alert struct {
+	Code uint8  `json:"code"`
+	Name string `json:"name"`
+}
+
+func (a *Alert) String() string {
+	if a == nil {
+		return ""
+	}
+	return fmt.Sprintf("alert %d %s", a.Code, a.Name)
+}
+
+// LayerStatus is how far a layer got.
+type LayerStatus string
+
+const (
+	// LayerOK: the layer did its job.
+	LayerOK LayerStatus = "ok"
+	// LayerFailed: the layer is where the encounter stopped.
+	LayerFailed LayerStatus = "failed"
+	// LayerSkipped: an earlier layer stopped the encounter.
+	LayerSkipped LayerStatus = "skipped"
+)
+
+// Layer is the evidence common to every layer.
+type Layer struct {
+	Status LayerStatus `json:"status"`
+	// Detail says in plain words what happened.
+	Detail string `json:"detail,omitempty"`
+	// Error is the raw error text, when there was one.
+	Error string `json:"error,omitempty"`
+	// Millis is how long the layer took.
+	Millis float64 `json:"ms"`
+}
+
+// TCPLayer is the evidence of the TCP connection.
+type TCPLayer struct {
+	Layer
+	// Addr is the loopback address dialled.
+	Addr string `json:"addr"`
+}
+
+// TLSLayer is the evidence of the TLS handshake, both directions.
+type TLSLayer struct {
+	Layer
+	Version     string `json:"version,omitempty"`
+	CipherSuite string `json:"cipher_suite,omitempty"`
+	// ServerName is the name the client verified the server against.
+	ServerName string `json:"server_name"`
+	// PeerChain lists the subjects of the certificates the server sent.
+	PeerChain []string `json:"server_chain,omitempty"`
+	// ClientCertRequested says whether the server asked for a client
+	// certificate; ClientCertSent whether the client sent one.
+	ClientCertRequested bool `json:"client_cert_requested"`
+	ClientCertSent      bool `json:"client_cert_sent"`
+	// RefusedBy is the side that refused the handshake, if any.
+	RefusedBy Party `json:"refused_by,omitempty"`
+	// Reason is why, classified from a typed error or the alert.
+	Reason *Reason `json:"reason,omitempty"`
+	// Alert is the TLS alert that carried the refusal: the one the client
+	// received from the server, or the one it sent.
+	Alert *Alert `json:"alert,omitempty"`
+	// LateAlert is true when the server's refusal arrived after the
+	// client's handshake had finished (TLS 1.3 client certificates).
+	LateAlert bool `json:"late_alert,omitempty"`
+}
+
+// HTTPLayer is the evidence of the upgrade request.
+type HTTPLayer struct {
+	Layer
+	URL string `json:"url,omitempty"`
+	// StatusCode is the server's answer, 0 when none came.
+	StatusCode int `json:"status_code,omitempty"`
+	// BodyPrefix is the start of a non-101 answer's body (up to 256 bytes).
+	BodyPrefix string `json:"body_prefix,omitempty"`
+}
+
+// WSLayer is the evidence of the message round trip.
+type WSLayer struct {
+	Layer
+	Sent        int   `json:"sent"`
+	Echoed      int   `json:"echoed"`
+	BytesSent   int64 `json:"bytes_sent"`
+	BytesEchoed int64 `json:"bytes_echoed"`
+	// ByteExact is true when every message came back identical, with
+	// the same type (text or binary).
+	ByteExact bool `json:"byte_exact"`
+}
+
+// CloseLayer is the evidence of the closing handshake.
+type CloseLayer struct {
+	Layer
+	// Code is the close code the server answered with, 0 for none.
+	Code int `json:"code,omitempty"`
+}
+
+// Layers is the evidence of one encounter, as the client saw it.
+type Layers struct {
+	TCP   TCPLayer   `json:"tcp"`
+	TLS   TLSLayer   `json:"tls"`
+	HTTP  HTTPLayer  `json:"http"`
+	WS    WSLayer    `json:"ws"`
+	Close CloseLayer `json:"close"`
+}
+
+// Verdict is what happened in one encounter, with the evidence.
+type Verdict struct {
+	Outcome Outcome `json:"outcome"`
+	// RefusedBy is the side that refused (rejected-* outcomes only).
+	RefusedBy Party `json:"refused_by,omitempty"`
+	// Layer is where the encounter ended: tcp, tls, http, ws or close.
+	Layer string `json:"layer"`
+	// Reason says why, as a stable ID and plain words.
+	Reason Reason `json:"reason"`
+	// Layers is the client's view, layer by layer.
+	Layers Layers `json:"layers"`
+	// Server is what the server saw, when the server can tell (the
+	// reference server and the negative controls can).
+	Server *ServerObservation `json:"server,omitempty"`
+}
+
+// Result is one scenario's verdict and whether it matched the expectation.
+type Result struct {
+	Scenario Scenario `json:"-"`
+	Verdict
+	// Pass is true when the outcome matched the expectation.
+	Pass bool `json:"pass"`
+	// Mismatch says why a result did not pass.
+	Mismatch string        `json:"mismatch,omitempty"`
+	Duration time.Duration `json:"-"`
+}
+
+// judge decides whether a verdict meets a scenario's expectation. An
+// accept scenario needs an accepted outcome. A reject scenario needs the
+// judged side to refuse: at the TLS layer, or for a server also with an
+// HTTP status before the upgrade. A hang, a missing echo or a refusal by
+// the side that is not judged is not a rejection.
+func judge(s Scenario, v Verdict) (bool, string) {
+	switch s.Expect {
+	case Accept:
+		if v.Outcome == Accepted {
+			return true, ""
+		}
+		return false, fmt.Sprintf("expected accept, got %s: %s", v.Outcome, v.Reason.Text)
+	case Reject:
+		judged := PartyServer
+		if s.Side == ClientSide {
+			judged = PartyClient
+		}
+		switch v.Outcome {
+		case RejectedTLS, RejectedHTTP:
+			if v.RefusedBy == judged {
+				return true, ""
+			}
+			return false, fmt.Sprintf("expected the %s to refuse, but the %s refused: %s", judged, v.RefusedBy, v.Reason.Text)
+		case Accepted:
+			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged)
+		}
+		return false, fmt.Sprintf("expected the %s to refuse, got %s: %s", judged, v.Outcome, v.Reason.Text)
+	}
+	return false, fmt.Sprintf("scenario has no expectation %q", s.Expect)
+}
