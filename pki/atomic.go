@@ -92,3 +92,12 @@ func ensureDir(dir string) error {
 	}
 	return nil
 }
+
+// WriteSecretFile atomically writes a file that holds key material, mode
+// 0600, creating its directory with mode 0700 if needed.
+func WriteSecretFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, keyFileMode)
+}

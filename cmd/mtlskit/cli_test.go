@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestQuickStartWritesVerifiableFiles(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	var srv writtenReport
+	decodeJSON(t, mustRun(t, dir, "issue", "server", "--san", "localhost,127.0.0.1,::1", "--json").stdout, &srv)
+	var cli writtenReport
+	decodeJSON(t, mustRun(t, dir, "issue", "client", "--cn", "alice", "--san", "spiffe://corp/alice,alice@example.com", "--json").stdout, &cli)
+
+	if len(srv.Certificates) != 1 || srv.Certificates[0].Name != "localhost" || srv.Certificates[0].Kind != "server" {
+		t.Fatalf("server report = %+v, want one server named localhost", srv.Certificates)
+	}
+	if got := strings.Join(srv.Certificates[0].SANs, ","); got != "localhost,127.0.0.1,::1" {
+		t.Errorf("server SANs = %s", got)
+	}
+	if cli.Certificates[0].Name != "alice" || len(cli.Certificates[0].SANs) != 2 {
+		t.Errorf("client report = %+v", cli.Certificates[0])
+	}
+	for _, p := range []string{"pki", "pki/ca", "pki/issued", "pki/issued/localhost"} {
+		if fi, err := os.Stat(filepath.Join(dir, p)); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, err %v; want 0700", p, fi.Mode().Perm(), err)
+		}
+	}
+	for _, p := range []string{srv.Certificates[0].Paths["key"], cli.Certificates[0].Paths["key"], filepath.Join(dir, "pki/ca/root-key.pem")} {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("key %s: mode %v, err %v; want 0600", p, fi.Mode().Perm(), err)
+		}
+	}
+
+	openssl := lookTool(t, "openssl")
+	ca := filepath.Join(dir, "pki/ca/root.pem")
+	runTool(t, dir, openssl, "verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", "localhost", "pki/issued/localhost/cert.pem")
+	runTool(t, dir, openssl, "verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_ip", "::1", "pki/issued/localhost/cert.pem")
+	runTool(t, dir, openssl, "verify", "-CAfile", ca, "-purpose", "sslclient", "pki/issued/alice/cert.pem")
+	runTool(t, dir, openssl, "pkey", "-in", "pki/issued/alice/key.pem", "-noout")
+
+	var listed struct {
+		Certificates []struct {
+			Name, Kind, Status string
+		}
+	}
+	decodeJSON(t, mustRun(t, dir, "list", "--json").stdout, &listed)
+	var names []string
+	for _, c := range listed.Certificates {
+		names = append(names, c.Name+":"+c.Kind+":"+c.Status)
+	}
+	if got, want := strings.Join(names, " "), "root:root:valid alice:client:valid localhost:server:valid"; got != want {
+		t.Errorf("list = %q, want %q", got, want)
+	}
+}
+
+func TestIntermediateSignsLeavesAndChainVerifies(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init", "--intermediate")
+	mustRun(t, dir, "issue", "server", "--san", "api.internal", "--client-auth")
+	openssl := lookTool(t, "openssl")
+	// chain.pem = leaf + intermediate, exactly what nginx's ssl_certificate wants.
+	runTool(t, dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "-untrusted", "pki/issued/api.internal/chain.pem",
+		"-purpose", "sslserver", "-verify_hostname", "api.internal", "pki/issued/api.internal/cert.pem")
+	runTool(t, dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "-untrusted", "pki/issued/api.internal/chain.pem",
+		"-purpose", "sslclient", "pki/issued/api.internal/cert.pem")
+	// Without the intermediate the leaf must not verify against the root alone.
+	r := runToolErr(dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "pki/issued/api.internal/cert.pem")
+	if r == nil {
+		t.Error("leaf verified against the root without its intermediate: it was not signed by the intermediate")
+	}
+}
+
+func TestSignCSRKeepsKeyOutside(t *testing.T) {
+	openssl := lookTool(t, "openssl")
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	runTool(t, dir, openssl, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", "svc.key", "-out", "svc.csr", "-subj", "/CN=svc.internal", "-addext", "subjectAltName=DNS:svc.internal,IP:127.0.0.1")
+	var rep writtenReport
+	decodeJSON(t, mustRun(t, dir, "sign", "--csr", "svc.csr", "--profile", "server", "--json").stdout, &rep)
+	e := rep.Certificates[0]
+	if e.Name != "svc.internal" || e.Key != "" || strings.Join(e.SANs, ",") != "svc.internal,127.0.0.1" {
+		t.Fatalf("signed entry = %+v, want svc.internal with SANs from the CSR and no key", e)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pki/issued/svc.internal/key.pem")); !os.IsNotExist(err) {
+		t.Errorf("a key file exists for a CSR-signed certificate: %v", err)
+	}
+	runTool(t, dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "-purpose", "sslserver", "-verify_ip", "127.0.0.1", e.Paths["cert"])
+}
+
+func TestEncryptedCAKeyNeedsPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("correct horse\n"), 0o600)
+	mustRun(t, dir, "ca", "init", "--encrypt-key", "--passphrase-file", pass)
+	key, _ := os.ReadFile(filepath.Join(dir, "pki/ca/root-key.pem"))
+	if !strings.Contains(string(key), "ENCRYPTED PRIVATE KEY") {
+		t.Fatalf("CA key is not encrypted PKCS#8:\n%s", key)
+	}
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		runTool(t, dir, openssl, "pkey", "-in", "pki/ca/root-key.pem", "-passin", "pass:correct horse", "-noout")
+	}
+	r := mtlskit(t, dir, []string{"MTLSKIT_CA_PASSPHRASE=correct horse"}, "issue", "client", "--cn", "bob")
+	if r.code != 0 {
+		t.Fatalf("issue with the passphrase in the environment: exit %d: %s", r.code, r.stderr)
+	}
+	mustRun(t, dir, "issue", "client", "--cn", "carol", "--passphrase-file", pass)
+}
+
+func TestConcurrentIssuesGetDistinctSerialsAndOneIndexEntryEach(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	const n = 8
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binPath, "issue", "client", "--cn", "load-"+string(rune('a'+i)))
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				errs <- string(out)
+				return
+			}
+			errs <- ""
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if e := <-errs; e != "" {
+			t.Errorf("concurrent issue failed: %s", e)
+		}
+	}
+	var listed struct{ Certificates []struct{ Name, Serial string } }
+	decodeJSON(t, mustRun(t, dir, "list", "--json").stdout, &listed)
+	seenName, seenSerial := map[string]int{}, map[string]bool{}
+	for _, c := range listed.Certificates {
+		seenName[c.Name]++
+		if seenSerial[c.Serial] {
+			t.Errorf("serial %s appears twice", c.Serial)
+		}
+		seenSerial[c.Serial] = true
+	}
+	for i := 0; i < n; i++ {
+		if name := "load-" + string(rune('a'+i)); seenName[name] != 1 {
+			t.Errorf("%s listed %d times, want once", name, seenName[name])
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "pki/issued"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("stray temporary entry left in the store: %s", e.Name())
+		}
+	}
+}
+
+func TestForceReplacesAnIssuedName(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	var first, second writtenReport
+	decodeJSON(t, mustRun(t, dir, "issue", "client", "--cn", "alice", "--json").stdout, &first)
+	decodeJSON(t, mustRun(t, dir, "issue", "client", "--cn", "alice", "--force", "--json").stdout, &second)
+	if first.Certificates[0].Serial == second.Certificates[0].Serial {
+		t.Fatal("--force kept the old certificate")
+	}
+	var listed struct{ Certificates []struct{ Name, Serial string } }
+	decodeJSON(t, mustRun(t, dir, "list", "--json").stdout, &listed)
+	if len(listed.Certificates) != 2 || listed.Certificates[1].Serial != second.Certificates[0].Serial {
+		t.Errorf("index after --force = %+v, want root + the new alice", listed.Certificates)
+	}
+}
+
+func TestInspectDescribesEachFileKind(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init", "--intermediate")
+	mustRun(t, dir, "issue", "server", "--san", "localhost,127.0.0.1")
+	cases := []struct {
+		file string
+		want []string
+	}{
+		{"pki/issued/localhost/cert.pem", []string{"Certificate (pem-certificates)", "SANs:", "localhost, 127.0.0.1", "serverAuth", "digitalSignature"}},
+		{"pki/issued/localhost/chain.pem", []string{"Certificate 1 of 2", "Certificate 2 of 2", "CA, path length 0"}},
+		{"pki/issued/localhost/key.pem", []string{"private key (ecdsa-p256)"}},
+		{"pki/ca/root.pem", []string{"CA, path length 1, self-signed", "keyCertSign, cRLSign"}},
+	}
+	for _, c := range cases {
+		out := mustRun(t, dir, "inspect", c.file).stdout
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("inspect %s: missing %q in\n%s", c.file, w, out)
+			}
+		}
+	}
+}
+
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed (.ci/run installs it)", name)
+	}
+	return p
+}
+
+func runTool(t *testing.T, dir, tool string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(tool), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func runToolErr(dir, tool string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Dir = dir
+	return cmd.Run()
+}

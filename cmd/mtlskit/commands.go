@@ -1,0 +1,16 @@
+package main
+
+import "github.com/urfave/cli/v2"
+
+// commands lists the top-level commands; each lives in its own file.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		caCommand(),
+		issueCommand(),
+		signCommand(),
+		listCommand(),
+		inspectCommand(),
+		exportCommand(),
+		harnessCommand(),
+	}
+}
