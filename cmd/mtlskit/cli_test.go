@@ -141,7 +141,9 @@ func TestConcurrentIssuesGetDistinctSerialsAndOneIndexEntryEach(t *testing.T) {
 			t.Errorf("concurrent issue failed: %s", e)
 		}
 	}
-	var listed struct{ Certificates []struct{ Name, Serial string } }
+	var listed struct {
+		Certificates []struct{ Name, Serial string }
+	}
 	decodeJSON(t, mustRun(t, dir, "list", "--json").stdout, &listed)
 	seenName, seenSerial := map[string]int{}, map[string]bool{}
 	for _, c := range listed.Certificates {
@@ -173,7 +175,9 @@ func TestForceReplacesAnIssuedName(t *testing.T) {
 	if first.Certificates[0].Serial == second.Certificates[0].Serial {
 		t.Fatal("--force kept the old certificate")
 	}
-	var listed struct{ Certificates []struct{ Name, Serial string } }
+	var listed struct {
+		Certificates []struct{ Name, Serial string }
+	}
 	decodeJSON(t, mustRun(t, dir, "list", "--json").stdout, &listed)
 	if len(listed.Certificates) != 2 || listed.Certificates[1].Serial != second.Certificates[0].Serial {
 		t.Errorf("index after --force = %+v, want root + the new alice", listed.Certificates)

@@ -198,4 +198,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-

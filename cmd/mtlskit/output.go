@@ -51,4 +51,4 @@ type table struct{ tw *tabwriter.Writer }
 func newTable(w io.Writer) *table { return &table{tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)} }
 
 func (t *table) row(cols ...string) { fmt.Fprintln(t.tw, strings.Join(cols, "\t")) }
-func (t *table) flush() error      { return t.tw.Flush() }
+func (t *table) flush() error       { return t.tw.Flush() }
