@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sampleReport runs three scenarios against a lax server, so the report
+// has passes and failures.
+func sampleReport(t *testing.T) *Report {
+	t.Helper()
+	s, err := Lookup("valid-client", "no-client-cert", "server-missing-san")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), s, Options{Materials: testMaterials(), Server: negativeControlLaxServer(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passed() != 2 {
+		t.Fatalf("%d passed, want 2 (no-client-cert must fail against the lax server)", rep.Passed())
+	}
+	return rep
+}
+
+func TestJSONReportFollowsSchemaVersion1(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, sampleReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		SchemaVersion int    `json:"schema_version"`
+		Kind          string `json:"kind"`
+		Summary       struct {
+			Total, Passed, Failed int
+			OK                    bool
+		} `json:"summary"`
+		Results []struct {
+			Name, Side, Expected, Outcome, Layer string
+			Pass                                 bool
+			Reason                               struct{ ID, Text string }
+			Layers                               map[string]map[string]any
+			Server                               map[string]any
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SchemaVersion != 1 || doc.Kind != "scenarios" || doc.Summary.Total != 3 || doc.Summary.Passed != 2 || doc.Summary.Failed != 1 || doc.Summary.OK {
+		t.Fatalf("header %+v", doc)
+	}
+	r := doc.Results[1]
+	if r.Name != "no-client-cert" || r.Pass || r.Outcome != "accepted" || r.Server["subject"] != "lax-server" {
+		t.Fatalf("result %+v", r)
+	}
+	for _, l := range []string{"tcp", "tls", "http", "ws", "close"} {
+		if r.Layers[l]["status"] != "ok" {
+			t.Errorf("layer %s: %v", l, r.Layers[l])
+		}
+	}
+	m := doc.Results[2]
+	if m.Reason.ID != "legacy-cn" || m.Layers["tls"]["refused_by"] != "client" || m.Layers["http"]["status"] != "skipped" {
+		t.Fatalf("server-missing-san: %+v", m)
+	}
+}
+
+func TestJUnitReportParsesWithOneCasePerScenario(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, sampleReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("invalid XML: %v\n%s", err, b.String())
+	}
+	if doc.Tests != 3 || doc.Failures != 1 || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 3 {
+		t.Fatalf("counts: tests %d failures %d suites %d", doc.Tests, doc.Failures, len(doc.Suites))
+	}
+	var failed []string
+	for _, c := range doc.Suites[0].Cases {
+		if c.Failure != nil {
+			failed = append(failed, c.Name)
+			if !strings.Contains(c.Failure.Body, "tls") || !strings.Contains(c.Failure.Body, "lax-server") || c.Failure.Message == "" {
+				t.Errorf("failure carries no evidence: %+v", c.Failure)
+			}
+		}
+	}
+	if strings.Join(failed, ",") != "no-client-cert" {
+		t.Fatalf("failed cases %v", failed)
+	}
+	if xmllint, err := exec.LookPath("xmllint"); err == nil {
+		f := filepath.Join(t.TempDir(), "junit.xml")
+		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(xmllint, "--noout", f).CombinedOutput(); err != nil {
+			t.Fatalf("xmllint: %v\n%s", err, out)
+		}
+	}
+}
+
+func TestTableHasAlignedRowsSummaryAndColourOnlyWhenAsked(t *testing.T) {
+	rep := sampleReport(t)
+	var plain, color, verbose bytes.Buffer
+	if err := WriteTable(&plain, rep, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = WriteTable(&color, rep, TableOptions{Color: true})
+	_ = WriteTable(&verbose, rep, TableOptions{Verbose: true})
+	out := plain.String()
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colour without Color")
+	}
+	if !strings.Contains(color.String(), "\x1b[32mPASS\x1b[0m") || !strings.Contains(color.String(), "\x1b[31mFAIL\x1b[0m") {
+		t.Error("no colour with Color")
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "SCENARIO") || !strings.HasPrefix(lines[len(lines)-1], "2 of 3 scenarios passed, 1 failed") {
+		t.Fatalf("table:\n%s", out)
+	}
+	col := strings.Index(lines[0], "EXPECTED")
+	for _, l := range lines[1:4] {
+		if strings.HasPrefix(l, " ") {
+			continue
+		}
+		if l[col-2:col] != "  " || (l[col:col+6] != "accept" && l[col:col+6] != "reject") {
+			t.Errorf("column not aligned at %d: %q", col, l)
+		}
+	}
+	if !strings.Contains(out, "legacy Common Name") || !strings.Contains(out, "why: expected the server to refuse") {
+		t.Errorf("reasons missing:\n%s", out)
+	}
+	if !strings.Contains(verbose.String(), "    tls    ok") || !strings.Contains(verbose.String(), "server lax-server") {
+		t.Errorf("verbose evidence missing:\n%s", verbose.String())
+	}
+}
