@@ -115,7 +115,7 @@ func verifyReason(err error) (Reason, bool) {
 		case c != nil && string(c.RawIssuer) == string(c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil:
 			return Reason{ReasonUnknownCA, fmt.Sprintf("%s is self-signed: no trusted CA vouches for it", certName(c))}, true
 		case c != nil:
-			return Reason{ReasonUnknownCA, fmt.Sprintf("%s was issued by %q, which is not a trusted CA and was not sent as an intermediate", certName(c), c.Issuer.CommonName)}, true
+			return Reason{ReasonUnknownCA, fmt.Sprintf("%s is issued by %q, which is neither trusted nor sent as an intermediate", certName(c), c.Issuer.CommonName)}, true
 		}
 		return Reason{ReasonUnknownCA, "the certificate was issued by an unknown CA"}, true
 	}
@@ -132,7 +132,7 @@ func verifyReason(err error) (Reason, bool) {
 			}
 			return Reason{ReasonExpired, "the certificate has expired or is not yet valid"}, true
 		case x509.IncompatibleUsage:
-			return Reason{ReasonIncompatibleKeyUsage, fmt.Sprintf("%s has extended key usage %s, not the one this role needs", certName(c), ekuNames(c))}, true
+			return Reason{ReasonIncompatibleKeyUsage, fmt.Sprintf("%s has extended key usage %s only, wrong for its role here", certName(c), ekuNames(c))}, true
 		}
 		return Reason{ReasonBadCertificate, fmt.Sprintf("%s is invalid: %v", certName(c), ci)}, true
 	}
@@ -143,7 +143,7 @@ func verifyReason(err error) (Reason, bool) {
 		case c != nil && net.ParseIP(he.Host) != nil && len(c.IPAddresses) == 0:
 			return Reason{ReasonNoIPSAN, fmt.Sprintf("dialled by address %s, but %s has no IP SAN (its names: %s)", he.Host, certName(c), sanList(c))}, true
 		case c != nil && !hasSANExtension(c):
-			return Reason{ReasonLegacyCN, fmt.Sprintf("%s has no SAN, only the legacy Common Name %q, which verifiers ignore", certName(c), c.Subject.CommonName)}, true
+			return Reason{ReasonLegacyCN, fmt.Sprintf("%s has no SAN, only a legacy Common Name, which verifiers ignore", certName(c))}, true
 		case c != nil:
 			return Reason{ReasonHostMismatch, fmt.Sprintf("dialled %s, but %s is for %s", he.Host, certName(c), sanList(c))}, true
 		}

@@ -223,7 +223,7 @@ func refine(v *Verdict) {
 		return
 	}
 	if a := v.Layers.TLS.Alert; a != nil {
-		sr.Text += fmt.Sprintf(" (the client received %s)", a)
+		sr.Text += fmt.Sprintf(" (%s)", a)
 	}
 	v.Reason = sr
 }

@@ -381,7 +381,7 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 		o.TLS.Detail = fmt.Sprintf("the client aborted the handshake with %s", a)
 	case err.Error() == errNoClientCert:
 		o.TLS.ClientCert = "none"
-		o.TLS.Reason = &Reason{ReasonCertificateRequired, "the client sent no certificate and the server requires one"}
+		o.TLS.Reason = &Reason{ReasonCertificateRequired, "no client certificate was sent and the server requires one"}
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			o.TLS.ClientCert = "presented"

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mtlskit/mtlskit/harness"
+	"github.com/urfave/cli/v2"
+)
+
+// harnessCommand is `mtlskit harness`: the conformance scenarios for
+// mutual-TLS WebSockets (docs/harness.md). The work is in package harness;
+// this file parses flags and picks the output.
+func harnessCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "harness",
+		Usage: "conformance scenarios for mutual-TLS WebSockets (see docs/harness.md)",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "list",
+				Usage:  "list the scenarios and negative controls with their expectations",
+				Flags:  []cli.Flag{jsonFlag},
+				Action: harnessList,
+			},
+			{
+				Name:  "run",
+				Usage: "run the scenarios against the reference pair; exit 0 when every one matched its expectation",
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "scenario", Usage: "run only this scenario (repeatable; see 'mtlskit harness list')"},
+					&cli.StringFlag{Name: "format", Value: "table", Usage: "report format: table, json or junit"},
+					&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of stdout"},
+					&cli.StringFlag{Name: "keep", Usage: "keep each scenario's certificates and a repro.sh in `DIR`"},
+					&cli.DurationFlag{Name: "timeout", Value: harness.DefaultTimeout, Usage: "limit for each phase (dial, TLS, upgrade, echo, close)"},
+					&cli.StringFlag{Name: "tls-version", Usage: "pin both sides to TLS `1.2` or 1.3 (default: negotiate)"},
+					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "table: add each layer's evidence under every row"},
+					&cli.BoolFlag{Name: "negative-controls", Usage: "run the negative controls instead: broken subjects that must all be flagged"},
+				},
+				Action: harnessRun,
+			},
+		},
+	}
+}
+
+func harnessList(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("harness list takes no arguments, got %q", c.Args().First())
+	}
+	scenarios := harness.Scenarios()
+	controls := harness.NegativeControls()
+	if c.Bool("json") {
+		type scen struct {
+			Name        string              `json:"name"`
+			Side        harness.Side        `json:"side"`
+			Expected    harness.Expectation `json:"expected"`
+			Description string              `json:"description"`
+		}
+		type ctrl struct {
+			Name        string   `json:"name"`
+			Description string   `json:"description"`
+			Scenarios   []string `json:"scenarios"`
+		}
+		out := struct {
+			SchemaVersion int    `json:"schema_version"`
+			Scenarios     []scen `json:"scenarios"`
+			Controls      []ctrl `json:"negative_controls"`
+		}{SchemaVersion: harness.SchemaVersion}
+		for _, s := range scenarios {
+			out.Scenarios = append(out.Scenarios, scen{s.Name, s.Side, s.Expect, s.Description})
+		}
+		for _, k := range controls {
+			var names []string
+			for _, s := range k.Scenarios {
+				names = append(names, s.Name)
+			}
+			out.Controls = append(out.Controls, ctrl{k.Name, k.Description, names})
+		}
+		return printJSON(c.App.Writer, out)
+	}
+	t := newTable(c.App.Writer)
+	t.row("SCENARIO", "JUDGES", "EXPECTED", "DESCRIPTION")
+	for _, s := range scenarios {
+		t.row(s.Name, string(s.Side), string(s.Expect), s.Description)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, "\nnegative controls (mtlskit harness run --negative-controls), each must be flagged:")
+	t = newTable(c.App.Writer)
+	for _, k := range controls {
+		t.row("  "+k.Name, k.Description)
+	}
+	return t.flush()
+}
+
+func harnessRun(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("harness run takes no arguments, got %q: name scenarios with --scenario NAME", c.Args().First())
+	}
+	format := c.String("format")
+	switch format {
+	case "table", "json", "junit":
+	default:
+		return usagef("--format %q is not supported: use table, json or junit", format)
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		return usagef("--timeout %s is not positive: use a duration such as 5s", timeout)
+	}
+	var version uint16
+	switch v := c.String("tls-version"); v {
+	case "":
+	case "1.2":
+		version = tls.VersionTLS12
+	case "1.3":
+		version = tls.VersionTLS13
+	default:
+		return usagef("--tls-version %q is not supported: use 1.2 or 1.3", v)
+	}
+	names := c.StringSlice("scenario")
+	controls := c.Bool("negative-controls")
+	if controls && len(names) > 0 {
+		return usagef("--negative-controls runs fixed scenarios: drop --scenario")
+	}
+	scenarios, err := harness.Lookup(names...)
+	if err != nil {
+		return usagef("--scenario: %v", err)
+	}
+
+	stderr := c.App.ErrWriter
+	opts := harness.Options{Timeout: timeout, TLSVersion: version}
+	if isTerminal(stderr) {
+		opts.Progress = func(done, total int, _ harness.Result) {
+			fmt.Fprintf(stderr, "\r%d/%d", done, total)
+		}
+	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var rep *harness.Report
+	if controls {
+		rep, err = harness.RunNegativeControls(ctx, opts)
+	} else {
+		rep, err = harness.Run(ctx, scenarios, opts)
+	}
+	if opts.Progress != nil {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		return failf("harness run: %v", err)
+	}
+
+	var buf bytes.Buffer
+	toStdout := c.String("out") == ""
+	switch format {
+	case "json":
+		err = harness.WriteJSON(&buf, rep)
+	case "junit":
+		err = harness.WriteJUnit(&buf, rep)
+	default:
+		err = harness.WriteTable(&buf, rep, harness.TableOptions{
+			Color:   toStdout && useColour(c.App.Writer),
+			Verbose: c.Bool("verbose"),
+		})
+	}
+	if err != nil {
+		return failf("harness run: writing the %s report: %v", format, err)
+	}
+	if toStdout {
+		if _, err := io.Copy(c.App.Writer, &buf); err != nil {
+			return failf("harness run: writing the report: %v", err)
+		}
+	} else {
+		out := c.String("out")
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			return failf("--out %s: cannot write the report (%v): check that the directory exists and is writable", out, err)
+		}
+		fmt.Fprintf(c.App.Writer, "wrote the %s report to %s: %s\n", format, out, summary(rep))
+	}
+	if dir := c.String("keep"); dir != "" {
+		if err := harness.WriteKeep(dir, rep); err != nil {
+			return failf("--keep %s: %v: choose a writable directory", dir, err)
+		}
+		fmt.Fprintf(stderr, "kept each scenario's certificates and repro.sh in %s\n", dir)
+	}
+	if !rep.OK() {
+		return silentFailure
+	}
+	return nil
+}
+
+func summary(rep *harness.Report) string {
+	if rep.Kind == harness.KindControls {
+		n := 0
+		for _, c := range rep.Controls {
+			if c.Caught {
+				n++
+			}
+		}
+		return fmt.Sprintf("%d of %d negative controls caught", n, len(rep.Controls))
+	}
+	return fmt.Sprintf("%d of %d scenarios passed in %s", rep.Passed(), len(rep.Results), rep.Duration.Round(time.Millisecond))
+}
+
