@@ -206,4 +206,3 @@ func summary(rep *harness.Report) string {
 	}
 	return fmt.Sprintf("%d of %d scenarios passed in %s", rep.Passed(), len(rep.Results), rep.Duration.Round(time.Millisecond))
 }
-
