@@ -233,12 +233,5 @@ func isClosed(err error) bool {
 		errors.Is(err, net.ErrClosed)
 }
 
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 // errConnRefused is what dialing a closed loopback port returns.
 var errConnRefused = syscall.ECONNREFUSED
