@@ -109,6 +109,11 @@ func reproScript(r Result, e Encounter) string {
 		p("# scenario both must refuse (s_client prints the verify error and exits 1,")
 		p("# curl exits non-zero); for an accept scenario both must connect.")
 	}
+	if s.Name == "server-missing-san" {
+		p("# Note: OpenSSL and curl fall back to the Common Name when there is no SAN,")
+		p("# so both ACCEPT this certificate; Go, browsers and the log's Ruby client")
+		p("# refuse it. That difference is the point of this scenario.")
+	}
 	if s.Name == "large-message" {
 		p("# Only the TLS layer is replayed: the 1 MiB + 1000-message echo needs a")
 		p("# WebSocket client, which neither openssl nor curl is.")
