@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt demo bench clean
+.PHONY: build test lint fmt demo bench man clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
@@ -28,6 +28,10 @@ fmt:
 # full scenario matrix against the reference pair, a verdict table.
 demo: build
 	./$(BIN) harness run
+
+# The man page, generated from the command definitions.
+man:
+	$(GO) run ./cmd/mtlskit man > docs/mtlskit.1
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out

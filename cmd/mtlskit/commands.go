@@ -12,5 +12,7 @@ func commands() []*cli.Command {
 		inspectCommand(),
 		exportCommand(),
 		harnessCommand(),
+		completionCommand(),
+		manCommand(),
 	}
 }
