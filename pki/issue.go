@@ -75,6 +75,11 @@ func selfSign(req Request, now time.Time) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !req.Kind.IsCA() {
+		// RFC 5280 4.2.1.1 excuses only a self-signed CA from naming its
+		// key; Go omits the AKI whenever issuer and subject match.
+		tmpl.AuthorityKeyId = tmpl.SubjectKeyId
+	}
 	cert, err := sign(tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, err

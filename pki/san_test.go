@@ -82,7 +82,7 @@ func TestParseSANsIPv4IsFourBytes(t *testing.T) {
 	t.Parallel()
 	// A 16-byte IPv4 address would be encoded as an IPv6 SAN (::ffff:a.b.c.d)
 	// that no verifier matches against 127.0.0.1.
-	s := mustSANs(t, "127.0.0.1,::1")
+	s := mustParseSANs(t, "127.0.0.1,::1")
 	if len(s.IPs[0]) != net.IPv4len || len(s.IPs[1]) != net.IPv6len {
 		t.Errorf("IP lengths = %d, %d; want 4, 16", len(s.IPs[0]), len(s.IPs[1]))
 	}
@@ -151,7 +151,7 @@ func TestParseSANsRejects(t *testing.T) {
 
 func TestSANsAddSkipsDuplicatesAndKeepsOrder(t *testing.T) {
 	t.Parallel()
-	s := mustSANs(t, "alice@example.com,localhost")
+	s := mustParseSANs(t, "alice@example.com,localhost")
 	for _, e := range []string{"LOCALHOST", " 10.0.0.1 ", "spiffe://corp/alice", "10.0.0.1", "db.internal"} {
 		if err := s.Add(e); err != nil {
 			t.Fatalf("Add(%q): %v", e, err)
@@ -166,8 +166,8 @@ func TestSANsAddSkipsDuplicatesAndKeepsOrder(t *testing.T) {
 	}
 }
 
-// mustSANs parses a SAN list the test knows to be valid.
-func mustSANs(t testing.TB, list string) SANs {
+// mustParseSANs parses a SAN list the test knows to be valid.
+func mustParseSANs(t testing.TB, list string) SANs {
 	t.Helper()
 	s, err := ParseSANs(list)
 	if err != nil {
