@@ -30,6 +30,11 @@ const Backdate = 5 * time.Minute
 // overflows (585y wrapped around to three weeks).
 const maxValidity = 290 * Year
 
+// minValidity is the shortest lifetime ParseValidity accepts: certificate
+// times have whole seconds, and a lifetime of seconds would expire before
+// a peer with a slightly slow clock saw it valid.
+const minValidity = time.Minute
+
 // ParseValidity reads a lifetime such as "90d", "12h", "2y", "1w", "30m" or
 // a Go duration like "1h30m". It must be positive.
 func ParseValidity(s string) (time.Duration, error) {
@@ -72,6 +77,9 @@ func ParseValidity(s string) (time.Duration, error) {
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("validity %q is not positive: use a lifetime such as 90d", s)
+	}
+	if d < minValidity {
+		return 0, fmt.Errorf("validity %q is under a minute, shorter than the clock skew peers allow: use at least 1m", s)
 	}
 	return d, nil
 }

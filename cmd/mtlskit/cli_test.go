@@ -28,17 +28,13 @@ func TestQuickStartWritesVerifiableFiles(t *testing.T) {
 		t.Errorf("client report = %+v", cli.Certificates[0])
 	}
 	for _, p := range []string{"pki", "pki/ca", "pki/issued", "pki/issued/localhost"} {
-		if fi, err := os.Stat(filepath.Join(dir, p)); err != nil || fi.Mode().Perm() != 0o700 {
-			t.Errorf("%s: mode %v, err %v; want 0700", p, fi.Mode().Perm(), err)
-		}
+		checkMode(t, filepath.Join(dir, p), 0o700)
 	}
 	for _, p := range []string{srv.Certificates[0].Paths["key"], cli.Certificates[0].Paths["key"], filepath.Join(dir, "pki/ca/root-key.pem")} {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("key %s: mode %v, err %v; want 0600", p, fi.Mode().Perm(), err)
-		}
+		checkMode(t, p, 0o600)
 	}
 
 	openssl := lookTool(t, "openssl")
@@ -235,4 +231,65 @@ func runToolErr(dir, tool string, args ...string) error {
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = dir
 	return cmd.Run()
+}
+
+func TestExportP12ReadableByOpenSSLAndKeytool(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init", "--intermediate")
+	mustRun(t, dir, "issue", "client", "--cn", "alice")
+	os.WriteFile(filepath.Join(dir, "pw"), []byte("hunter2\n"), 0o600)
+	for _, legacy := range []bool{false, true} {
+		args := []string{"export", "p12", "alice", "--password-file", "pw", "--force", "--json"}
+		if legacy {
+			args = append(args, "--legacy")
+		}
+		var rep struct {
+			Path   string
+			Legacy bool
+		}
+		decodeJSON(t, mustRun(t, dir, args...).stdout, &rep)
+		if !filepath.IsAbs(rep.Path) {
+			rep.Path = filepath.Join(dir, rep.Path)
+		}
+		checkMode(t, rep.Path, 0o600)
+		// inspect reads it back: leaf, intermediate, root.
+		out := mustRun(t, dir, "inspect", rep.Path, "--password-file", "pw").stdout
+		if !strings.Contains(out, "Certificate 3 of 3 (pkcs12)") || !strings.Contains(out, "CN=alice") {
+			t.Errorf("inspect of the p12 (legacy=%v) lacks the chain:\n%s", legacy, out)
+		}
+		if openssl, err := exec.LookPath("openssl"); err == nil {
+			info := runTool(t, dir, openssl, "pkcs12", "-info", "-noout", "-passin", "pass:hunter2", "-in", rep.Path)
+			want := "PBES2"
+			if legacy {
+				want = "pbeWithSHA1And3-KeyTripleDES-CBC"
+			}
+			if !strings.Contains(info, want) {
+				t.Errorf("openssl pkcs12 -info (legacy=%v) lacks %s:\n%s", legacy, want, info)
+			}
+		}
+		if keytool, err := exec.LookPath("keytool"); err == nil {
+			list := runTool(t, dir, keytool, "-list", "-storetype", "PKCS12", "-keystore", rep.Path, "-storepass", "hunter2")
+			if !strings.Contains(list, "PrivateKeyEntry") {
+				t.Errorf("keytool (legacy=%v) found no private key entry:\n%s", legacy, list)
+			}
+		}
+	}
+	if r := mtlskit(t, dir, nil, "export", "p12", "alice", "--password-file", "pw"); r.code != 1 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("export over an existing p12 without --force: exit %d %q", r.code, r.stderr)
+	}
+	if r := mtlskit(t, dir, nil, "inspect", "pki/issued/alice/alice.p12"); r.code != 1 || !strings.Contains(r.stderr, "password is wrong or missing") {
+		t.Errorf("inspect p12 without password: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	if fi.Mode().Perm() != want {
+		t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+	}
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/mtlskit/mtlskit/pki"
 	"github.com/urfave/cli/v2"
-	"software.sslmate.com/src/go-pkcs12"
 )
 
 func exportCommand() *cli.Command {
@@ -88,19 +88,23 @@ func exportP12(c *cli.Context) error {
 // p12Certs decodes the certificates of a PKCS#12 file for inspect.
 func p12Certs(c *cli.Context, data []byte) ([]*x509.Certificate, error) {
 	password := ""
-	if f := c.String("password-file"); f != "" {
+	if c.String("password-file") != "" {
 		p, err := readSecret(c, "password-file", "", "PKCS#12 password", false)
 		if err != nil {
 			return nil, err
 		}
 		password = string(p)
 	}
-	_, cert, cas, err := pkcs12.DecodeChain(data, password)
-	if err != nil {
-		if err == pkcs12.ErrIncorrectPassword {
-			return nil, fmt.Errorf("PKCS#12 password is wrong or missing: pass --password-file")
-		}
-		return nil, fmt.Errorf("not a readable PKCS#12 file: %v", err)
+	iss, root, err := pki.DecodePKCS12(data, password)
+	if errors.Is(err, pki.ErrWrongPKCS12Password) {
+		return nil, fmt.Errorf("PKCS#12 password is wrong or missing: pass --password-file")
 	}
-	return append([]*x509.Certificate{cert}, cas...), nil
+	if err != nil {
+		return nil, err
+	}
+	certs := iss.FullChain()
+	if root != nil {
+		certs = append(certs, root)
+	}
+	return certs, nil
 }
