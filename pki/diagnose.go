@@ -301,6 +301,9 @@ func (d *diag) fixIssue(extraSAN string) string {
 	sans := SANsOf(d.leaf.DNSNames, d.leaf.IPAddresses, nil, nil).Strings()
 	if len(sans) == 0 && d.leaf.Subject.CommonName != "" && !strings.Contains(d.leaf.Subject.CommonName, " ") {
 		sans = append(sans, d.leaf.Subject.CommonName)
+		if strings.EqualFold(sans[0], "localhost") {
+			sans = append(sans, "127.0.0.1")
+		}
 	}
 	if extraSAN != "" && !containsFold(sans, extraSAN) {
 		sans = append(sans, extraSAN)

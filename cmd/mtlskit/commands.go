@@ -11,6 +11,8 @@ func commands() []*cli.Command {
 		listCommand(),
 		inspectCommand(),
 		exportCommand(),
+		verifyCommand(),
+		lintCommand(),
 		harnessCommand(),
 		completionCommand(),
 		manCommand(),

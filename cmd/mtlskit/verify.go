@@ -1,0 +1,384 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mtlskit/mtlskit/pki"
+	"github.com/urfave/cli/v2"
+)
+
+// verifySchemaVersion is the version of verify's --json output
+// (docs/verify.md). Adding fields keeps it; renaming or removing one, or
+// changing a check ID, bumps it.
+const verifySchemaVersion = 1
+
+// defaultWarnWithin is how close an expiry must be to warn.
+const defaultWarnWithin = "30d"
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "say in plain words why a certificate fails, check by check; with no --cert, audit the store",
+		UsageText: "mtlskit verify --cert server.pem [--key server.key] [--ca ca.pem] [--chain chain.pem]\n" +
+			"               [--host localhost | --ip 127.0.0.1] [--purpose server|client] [--at 2027-01-01T00:00:00Z] [--json]\n" +
+			"mtlskit verify [--dir pki] [--warn-within 30d] [--json]   (audit every certificate of the store)",
+		Description: "Exit status: 0 when every check passes (warnings allowed), 1 when any fails, 2 on a usage error. " +
+			"Check IDs and the JSON schema are in docs/verify.md.",
+		Flags: []cli.Flag{
+			dirFlag, jsonFlag,
+			&cli.StringFlag{Name: "cert", Usage: "certificate to check (PEM or DER; may hold its chain after it)"},
+			&cli.StringFlag{Name: "key", Usage: "private key that should belong to --cert"},
+			&cli.StringFlag{Name: "ca", Usage: "trusted root certificate(s) (default: the store's root, when there is a store)"},
+			&cli.StringFlag{Name: "chain", Usage: "intermediate certificates to build the chain with"},
+			&cli.StringFlag{Name: "host", Usage: "DNS name clients dial, checked against the SANs"},
+			&cli.StringFlag{Name: "ip", Usage: "IP address clients dial, checked against the SANs"},
+			&cli.StringFlag{Name: "purpose", Value: "server", Usage: "server or client: the EKU and SAN rules to apply"},
+			&cli.StringFlag{Name: "at", Usage: "check validity at this time (RFC 3339 or YYYY-MM-DD) instead of now"},
+			&cli.StringFlag{Name: "warn-within", Value: defaultWarnWithin, Usage: "warn when a certificate expires within this long, e.g. 30d"},
+		},
+		Action: verify,
+	}
+}
+
+// verifyOutput is the --json form of a file check.
+type verifyOutput struct {
+	SchemaVersion int          `json:"schema_version"`
+	Mode          string       `json:"mode"` // "files"
+	Input         verifyInput  `json:"input"`
+	Result        string       `json:"result"` // "pass" or "fail"
+	Checks        []pki.Check  `json:"checks"`
+	Path          []string     `json:"path"`
+	Trusted       bool         `json:"trusted"`
+	GoVerify      string       `json:"go_verify,omitempty"`
+	Counts        statusCounts `json:"counts"`
+}
+
+type verifyInput struct {
+	Cert    string    `json:"cert"`
+	Key     string    `json:"key,omitempty"`
+	CA      string    `json:"ca,omitempty"`
+	Chain   string    `json:"chain,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Purpose string    `json:"purpose"`
+	At      time.Time `json:"at"`
+}
+
+type statusCounts struct {
+	Pass int `json:"pass"`
+	Fail int `json:"fail"`
+	Warn int `json:"warn"`
+	Skip int `json:"skip"`
+}
+
+func countStatuses(checks []pki.Check) statusCounts {
+	var n statusCounts
+	for _, c := range checks {
+		switch c.Status {
+		case pki.StatusPass:
+			n.Pass++
+		case pki.StatusFail:
+			n.Fail++
+		case pki.StatusWarn:
+			n.Warn++
+		default:
+			n.Skip++
+		}
+	}
+	return n
+}
+
+func verify(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("verify takes no arguments, got %q: the certificate goes in --cert", c.Args().First())
+	}
+	at := time.Now()
+	if s := c.String("at"); s != "" {
+		t, err := parseAt(s)
+		if err != nil {
+			return err
+		}
+		at = t
+	}
+	warnWithin, err := pki.ParseValidity(c.String("warn-within"))
+	if err != nil {
+		return usagef("--warn-within: %v", err)
+	}
+	if !c.IsSet("cert") {
+		for _, f := range []string{"key", "ca", "chain", "host", "ip", "purpose"} {
+			if c.IsSet(f) {
+				return usagef("--%s needs --cert FILE (without --cert, verify audits the store)", f)
+			}
+		}
+		return audit(c, at, warnWithin)
+	}
+	return verifyFiles(c, at, warnWithin)
+}
+
+func parseAt(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usagef("--at %q is not a time: use RFC 3339 such as 2027-01-01T00:00:00Z, or 2027-01-01", s)
+}
+
+func readInput(flag, path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, failf("--%s %s cannot be read (%s): check the path", flag, path, errText(err))
+	}
+	return data, nil
+}
+
+func verifyFiles(c *cli.Context, at time.Time, warnWithin time.Duration) error {
+	purpose, err := pki.ParsePurpose(c.String("purpose"))
+	if err != nil {
+		return usagef("--purpose: %v", err)
+	}
+	host := strings.TrimSpace(c.String("host"))
+	if c.IsSet("host") && c.IsSet("ip") {
+		return usagef("--host and --ip both given: pass the one name clients dial")
+	}
+	if c.IsSet("host") && host == "" {
+		return usagef("--host is empty: give the name clients dial, such as --host localhost")
+	}
+	if c.IsSet("ip") {
+		ip := net.ParseIP(strings.Trim(c.String("ip"), "[]"))
+		if ip == nil {
+			return usagef("--ip %q is not an IP address: use --host for a DNS name", c.String("ip"))
+		}
+		host = ip.String()
+	}
+	in := pki.Input{Host: host, Purpose: purpose, At: at, WarnWithin: warnWithin}
+	rep := verifyInput{Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain"), Host: host, Purpose: string(purpose), At: at.UTC()}
+
+	data, err := readInput("cert", rep.Cert)
+	if err != nil {
+		return err
+	}
+	certs, check := pki.ReadCertFile(rep.Cert, "--cert", data)
+	in.Chain = certs
+	in.Parsed = append(in.Parsed, check)
+	if rep.Key != "" {
+		data, err := readInput("key", rep.Key)
+		if err != nil {
+			return err
+		}
+		k, check := pki.ReadKeyFile(rep.Key, data)
+		in.Key = k
+		in.Parsed = append(in.Parsed, check)
+	}
+	if rep.Chain != "" {
+		data, err := readInput("chain", rep.Chain)
+		if err != nil {
+			return err
+		}
+		extra, check := pki.ReadCertFile(rep.Chain, "--chain", data)
+		in.Extra = extra
+		in.Parsed = append(in.Parsed, check)
+	}
+	rep.CA = c.String("ca")
+	if rep.CA == "" {
+		if s := storeOf(c); s.HasCA() {
+			rep.CA = s.RootCertPath()
+		}
+	}
+	if rep.CA != "" {
+		data, err := readInput("ca", rep.CA)
+		if err != nil {
+			return err
+		}
+		roots, check := pki.ReadCertFile(rep.CA, "--ca", data)
+		in.Roots = roots
+		if !c.IsSet("ca") {
+			check.Summary += " (the store's root, used as --ca)"
+		}
+		in.Parsed = append(in.Parsed, check)
+	}
+
+	r := pki.Diagnose(in)
+	out := verifyOutput{
+		SchemaVersion: verifySchemaVersion, Mode: "files", Input: rep, Result: resultOf(r),
+		Checks: r.Checks, Path: r.Path, Trusted: r.Trusted, GoVerify: r.GoVerify, Counts: countStatuses(r.Checks),
+	}
+	if out.Path == nil {
+		out.Path = []string{}
+	}
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+	} else {
+		printVerify(c.App.Writer, out)
+	}
+	if r.Failed() {
+		return silentFailure
+	}
+	return nil
+}
+
+func resultOf(r pki.Report) string {
+	if r.Failed() {
+		return "fail"
+	}
+	return "pass"
+}
+
+func printVerify(w io.Writer, out verifyOutput) {
+	p := palette{on: useColour(w)}
+	what := out.Input.Cert + " as a " + out.Input.Purpose + " certificate"
+	if out.Input.Host != "" {
+		what += " for " + out.Input.Host
+	}
+	fmt.Fprintf(w, "%s (at %s)\n", p.bold(what), out.Input.At.Format(time.RFC3339))
+	printChecks(w, p, out.Checks, "")
+	if out.GoVerify != "" {
+		fmt.Fprintf(w, "Go's x509.Verify says: %s\n", out.GoVerify)
+	}
+	n := out.Counts
+	verdict := p.green("PASS")
+	if out.Result == "fail" {
+		verdict = p.red("FAIL")
+	}
+	fmt.Fprintf(w, "%s: %d failed, %d warnings, %d passed, %d skipped\n", verdict, n.Fail, n.Warn, n.Pass, n.Skip)
+}
+
+// printChecks writes one aligned line per check; failures and warnings
+// are followed by their evidence and fix, and the chain check always by
+// the path it found.
+func printChecks(w io.Writer, p palette, checks []pki.Check, prefix string) {
+	width := 0
+	for _, c := range checks {
+		width = max(width, len(c.ID))
+	}
+	pad := prefix + strings.Repeat(" ", 4+2+width+2)
+	for _, c := range checks {
+		line := c.Summary
+		if c.Subject != "" {
+			line = c.Subject + ": " + c.Summary
+		}
+		fmt.Fprintf(w, "%s%s  %-*s  %s\n", prefix, statusWord(p, c.Status), width, c.ID, line)
+		if c.Status == pki.StatusFail || c.Status == pki.StatusWarn || c.ID == pki.CheckChain {
+			for _, e := range c.Evidence {
+				fmt.Fprintf(w, "%s%s\n", pad, e)
+			}
+		}
+		if c.Fix != "" && c.Status != pki.StatusPass {
+			fmt.Fprintf(w, "%s%s %s\n", pad, p.bold("fix:"), c.Fix)
+		}
+	}
+}
+
+func statusWord(p palette, s pki.CheckStatus) string {
+	switch s {
+	case pki.StatusPass:
+		return p.green("PASS")
+	case pki.StatusFail:
+		return p.red("FAIL")
+	case pki.StatusWarn:
+		return p.yellow("WARN")
+	}
+	return "SKIP"
+}
+
+// auditOutput is the --json form of the store audit.
+type auditOutput struct {
+	SchemaVersion int          `json:"schema_version"`
+	Mode          string       `json:"mode"` // "store"
+	Dir           string       `json:"dir"`
+	At            time.Time    `json:"at"`
+	WarnWithin    string       `json:"warn_within"`
+	Result        string       `json:"result"`
+	Certificates  []auditedOne `json:"certificates"`
+}
+
+type auditedOne struct {
+	Name     string       `json:"name"`
+	Kind     pki.Kind     `json:"kind"`
+	Result   string       `json:"result"` // "pass", "warn" or "fail"
+	Checks   []pki.Check  `json:"checks"`
+	Path     []string     `json:"path"`
+	Trusted  bool         `json:"trusted"`
+	GoVerify string       `json:"go_verify,omitempty"`
+	Counts   statusCounts `json:"counts"`
+}
+
+func audit(c *cli.Context, at time.Time, warnWithin time.Duration) error {
+	store := storeOf(c)
+	entries, err := store.Audit(pki.AuditOptions{At: at, WarnWithin: warnWithin})
+	if err != nil {
+		return failf("verify: %v (or check a file: mtlskit verify --cert FILE)", err)
+	}
+	out := auditOutput{SchemaVersion: verifySchemaVersion, Mode: "store", Dir: store.Dir, At: at.UTC(),
+		WarnWithin: pki.FormatValidity(warnWithin), Result: "pass", Certificates: []auditedOne{}}
+	failed := false
+	for _, e := range entries {
+		one := auditedOne{Name: e.Name, Kind: e.Kind, Result: "pass", Checks: e.Report.Checks, Path: e.Report.Path,
+			Trusted: e.Report.Trusted, GoVerify: e.Report.GoVerify, Counts: countStatuses(e.Report.Checks)}
+		if one.Path == nil {
+			one.Path = []string{}
+		}
+		switch {
+		case e.Report.Failed():
+			one.Result, failed = "fail", true
+		case len(e.Report.Warnings()) > 0:
+			one.Result = "warn"
+		}
+		out.Certificates = append(out.Certificates, one)
+	}
+	if failed {
+		out.Result = "fail"
+	}
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+	} else {
+		printAudit(c.App.Writer, out)
+	}
+	if failed {
+		return silentFailure
+	}
+	return nil
+}
+
+func printAudit(w io.Writer, out auditOutput) {
+	p := palette{on: useColour(w)}
+	fmt.Fprintf(w, "%s (at %s, warning within %s)\n", p.bold("Store "+out.Dir), out.At.Format(time.RFC3339), out.WarnWithin)
+	nameW, kindW := 0, 0
+	for _, one := range out.Certificates {
+		nameW, kindW = max(nameW, len(one.Name)), max(kindW, len(one.Kind))
+	}
+	var nFail, nWarn int
+	for _, one := range out.Certificates {
+		status := pki.StatusPass
+		note := fmt.Sprintf("%d checks passed", one.Counts.Pass)
+		switch one.Result {
+		case "fail":
+			status, nFail = pki.StatusFail, nFail+1
+			note = fmt.Sprintf("%d failed, %d warning(s)", one.Counts.Fail, one.Counts.Warn)
+		case "warn":
+			status, nWarn = pki.StatusWarn, nWarn+1
+			note = fmt.Sprintf("%d warning(s)", one.Counts.Warn)
+		}
+		fmt.Fprintf(w, "%s  %-*s  %-*s  %s\n", statusWord(p, status), nameW, one.Name, kindW, one.Kind, note)
+		var bad []pki.Check
+		for _, ch := range one.Checks {
+			if ch.Status == pki.StatusFail || ch.Status == pki.StatusWarn {
+				bad = append(bad, ch)
+			}
+		}
+		printChecks(w, p, bad, "      ")
+	}
+	verdict := p.green("PASS")
+	if out.Result == "fail" {
+		verdict = p.red("FAIL")
+	}
+	fmt.Fprintf(w, "%s: %d certificates, %d failed, %d with warnings\n", verdict, len(out.Certificates), nFail, nWarn)
+}
