@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
 	"slices"
 	"strings"
@@ -266,6 +267,16 @@ func TestDiagnoseBrokenCertificates(t *testing.T) {
 			input: func(t *testing.T) Input {
 				other := dgNewCA(t, Request{MaxPathLen: 1}) // same default name, another key
 				return good(dgIssue(t, other.rootIss, Request{}))
+			}},
+		{name: "what Go rejects and no check explains is reported as x509-verify", want: []string{CheckX509Verify},
+			contains: []string{"unhandled critical extension"},
+			input: func(t *testing.T) Input {
+				key := dgKey(t, ECDSAP256)
+				tmpl := dgServerTemplate()
+				tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+				tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{5, 0}}}
+				leaf := dgSign(t, tmpl, ca.root.Cert, key.Public(), ca.root.Key)
+				return Input{Chain: []*x509.Certificate{leaf}, Key: key, Roots: []*x509.Certificate{ca.root.Cert}, Host: "localhost"}
 			}},
 		{name: "private key passed as the certificate", want: []string{CheckParse},
 			contains: []string{"holds a private key", "not a certificate", "--key"},
