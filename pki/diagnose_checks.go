@@ -551,7 +551,7 @@ func (d *diag) checkSANPresent() {
 		c.Summary = fmt.Sprintf("no subject alternative name: the host is only in the Common Name %q, which modern verifiers ignore, so no name matches", cn)
 		c.Evidence = []string{
 			"RFC 6125 deprecated host names in the CN: Go (since 1.15), Chrome (since 58) and Firefox match SANs only; " +
-				"OpenSSL's hostname check (and Ruby and curl through it) still falls back to the CN, which is why `openssl s_client` can pass where other clients fail",
+				"OpenSSL's hostname check (and some clients built on it) still falls back to the CN, which is why `openssl s_client` can pass where other clients fail",
 			"the symptom: \"certificate verify failed\", \"Unable to verify the server certificate\", or \"x509: certificate relies on legacy Common Name field\"",
 		}
 		c.Fix = d.fixIssue("")
