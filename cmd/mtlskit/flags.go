@@ -56,11 +56,7 @@ func validityOf(c *cli.Context, name string) (time.Duration, error) {
 }
 
 func sansOf(c *cli.Context) (pki.SANs, error) {
-	var all []string
-	for _, v := range c.StringSlice("san") {
-		all = append(all, v)
-	}
-	s, err := pki.ParseSANs(strings.Join(all, ","))
+	s, err := pki.ParseSANs(strings.Join(c.StringSlice("san"), ","))
 	if err != nil {
 		return pki.SANs{}, usagef("--san: %v", err)
 	}
