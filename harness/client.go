@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,13 +28,36 @@ type ClientConfig struct {
 	TLSVersion uint16
 	// Timeout bounds each phase.
 	Timeout time.Duration
+	// Scenario names the scenario (for the files of external clients).
+	Scenario string
+	// Target, when set, is the wss:// URL of an external server: the
+	// client verifies the server against its host and requests its path
+	// (Addr is then the URL's host and port).
+	Target string
+	// AcceptOnUpgrade ends an encounter as accepted at the 101, without
+	// the echo (--accept-on upgrade, for servers that do not echo).
+	AcceptOnUpgrade bool
 }
 
-// URL is the wss:// URL the client dials: by name (localhost) or by
-// address (127.0.0.1), on the server's port, path /echo.
+// URL is the wss:// URL the client dials: the Target when set, else by
+// name (localhost) or by address (127.0.0.1), on the server's port, path
+// /echo.
 func (c ClientConfig) URL() string {
+	if c.Target != "" {
+		return c.Target
+	}
 	_, port, _ := net.SplitHostPort(c.Addr)
 	return "wss://" + net.JoinHostPort(c.Encounter.Dial.Host(), port) + "/echo"
+}
+
+// Host is the name or address the client verifies the server against.
+func (c ClientConfig) Host() string {
+	if c.Target != "" {
+		if u, err := url.Parse(c.Target); err == nil {
+			return u.Hostname()
+		}
+	}
+	return c.Encounter.Dial.Host()
 }
 
 // ClientSubject is a WebSocket client that connects for an encounter: the
@@ -74,13 +100,15 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	for _, st := range []*LayerStatus{&L.TCP.Status, &L.TLS.Status, &L.HTTP.Status, &L.WS.Status, &L.Close.Status} {
 		*st = LayerSkipped
 	}
-	L.TCP.Addr, L.TLS.ServerName, L.HTTP.URL = cfg.Addr, e.Dial.Host(), cfg.URL()
+	host := cfg.Host()
+	L.TCP.Addr, L.TLS.ServerName, L.HTTP.URL = cfg.Addr, host, cfg.URL()
 	end := func(layer string, o Outcome, by Party, r Reason) Verdict {
 		v.Layer, v.Outcome, v.RefusedBy, v.Reason = layer, o, by, r
 		return v
 	}
 
-	// TCP, always to the loopback address whatever the URL's host.
+	// TCP, always to the loopback address whatever the URL's host (for a
+	// Target, to its host and port).
 	start := time.Now()
 	d := net.Dialer{Timeout: cfg.Timeout}
 	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
@@ -104,7 +132,7 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	start = time.Now()
 	tcfg := &tls.Config{
 		RootCAs:    certPool(e.RootCAs),
-		ServerName: e.Dial.Host(),
+		ServerName: host,
 		NextProtos: []string{"http/1.1"},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			L.TLS.ClientCertRequested = true
@@ -116,6 +144,12 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 			return &cert, nil
 		},
 	}
+	// The session cache only records whether a TLS 1.3 server sent a
+	// session ticket: it sends one once it has accepted the client's
+	// certificate and Finished, so a connection that closes without an
+	// alert, an answer or a ticket was refused in the handshake.
+	tickets := &ticketRecorder{}
+	tcfg.ClientSessionCache = tickets
 	pinVersion(tcfg, cfg.TLSVersion)
 	if c.tweak != nil {
 		c.tweak(tcfg)
@@ -166,7 +200,7 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		return end("tls", ConnectFailed, "", r)
 	}
 	L.TLS.Status, L.TLS.CipherSuite = LayerOK, tls.CipherSuiteName(st.CipherSuite)
-	L.TLS.Detail = fmt.Sprintf("%s, server certificate %q verified for %s", L.TLS.Version, L.TLS.PeerChain[0], e.Dial.Host())
+	L.TLS.Detail = fmt.Sprintf("%s, server certificate %q verified for %s", L.TLS.Version, L.TLS.PeerChain[0], host)
 	if L.TLS.ClientCertSent {
 		L.TLS.Detail += fmt.Sprintf(", client certificate %q sent", e.Client.Cert.Subject.CommonName)
 	}
@@ -206,8 +240,13 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 			L.HTTP.BodyPrefix = string(prefix(body.Bytes(), 256))
 			if resp.StatusCode != http.StatusSwitchingProtocols {
 				r := Reason{ReasonHTTPStatus, fmt.Sprintf("the server answered %s instead of 101", resp.Status)}
-				if L.HTTP.BodyPrefix != "" {
+				if t := htmlTitle(body.Bytes()); t != "" {
+					r.Text += fmt.Sprintf(": %q", t)
+				} else if L.HTTP.BodyPrefix != "" {
 					r.Text += fmt.Sprintf(": %q", L.HTTP.BodyPrefix)
+				}
+				if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+					r.Text += ", after a completed TLS handshake (an HTTP-level refusal: --strict-tls fails it)"
 				}
 				L.HTTP.Detail = r.Text
 				return end("http", RejectedHTTP, PartyServer, r)
@@ -220,6 +259,13 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		switch {
 		case isTimeout(err):
 			r = Reason{ReasonUpgradeTimeout, fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", cfg.Timeout)}
+		case isClosed(err) && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got():
+			// Servers that drop a refused TLS 1.3 client without sending
+			// the alert (Python's asyncio does) look like this.
+			r := Reason{ReasonHandshakeAborted, "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer: it never completed its side of the handshake (a refusal of the client certificate whose alert was not sent)"}
+			L.HTTP.Status, L.HTTP.Detail = LayerSkipped, "not reached: the server refused the TLS connection"
+			L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyServer, &r, true, r.Text
+			return end("tls", RejectedTLS, PartyServer, r)
 		case isClosed(err):
 			r = Reason{ReasonClosedBeforeUpgrade, "TLS is fine but the server closed the connection without answering the upgrade request"}
 		default:
@@ -231,6 +277,12 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	defer ws.Close()
 	L.HTTP.Status, L.HTTP.StatusCode = LayerOK, http.StatusSwitchingProtocols
 	L.HTTP.Detail = "101 Switching Protocols"
+	if cfg.AcceptOnUpgrade {
+		deadline := time.Now().Add(cfg.Timeout)
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), deadline)
+		L.WS.Detail = "not checked (--accept-on upgrade)"
+		return end("http", Accepted, "", Reason{ReasonUpgraded, "the server answered 101 Switching Protocols; the echo was not checked (--accept-on upgrade)"})
+	}
 
 	// WebSocket round trip: a writer sends everything while the reader
 	// checks each echo in order, all within one timeout.
@@ -339,6 +391,43 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	}
 	L.Close.Millis = ms(time.Since(start))
 	return end("ws", Accepted, "", Reason{ReasonEchoVerified, L.WS.Detail})
+}
+
+// ticketRecorder is a tls.ClientSessionCache that resumes nothing and
+// records whether the server sent a session ticket.
+type ticketRecorder struct {
+	mu  sync.Mutex
+	put bool
+}
+
+func (t *ticketRecorder) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+
+func (t *ticketRecorder) Put(string, *tls.ClientSessionState) {
+	t.mu.Lock()
+	t.put = true
+	t.mu.Unlock()
+}
+
+func (t *ticketRecorder) got() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.put
+}
+
+// htmlTitle is the <title> of an HTML error page (nginx's "400 No
+// required SSL certificate was sent"), "" when there is none.
+func htmlTitle(b []byte) string {
+	lower := bytes.ToLower(b)
+	i := bytes.Index(lower, []byte("<title>"))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len("<title>"):]
+	j := bytes.Index(bytes.ToLower(rest), []byte("</title>"))
+	if j < 0 {
+		return ""
+	}
+	return strings.TrimSpace(string(rest[:j]))
 }
 
 func prefix(b []byte, n int) []byte {

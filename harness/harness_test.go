@@ -250,7 +250,7 @@ func TestJudgeCountsOnlyTheJudgedSidesRefusal(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got, why := judge(c.s, c.v); got != c.pass {
+			if got, why := judge(c.s, c.v, false); got != c.pass {
 				t.Fatalf("judge = %v (%s), want %v", got, why, c.pass)
 			}
 		})

@@ -58,28 +58,24 @@ type Materials struct {
 	DefaultMessages []Message
 	// LargeMessages is one 1 MiB binary message and 1000 small ones.
 	LargeMessages []Message
+
+	// NotApplicable names the scenarios these materials cannot set up,
+	// with the reason (MaterialsFromCA: a root that may not sign an
+	// intermediate). They are reported as skipped.
+	NotApplicable map[string]string
 }
 
 // NewMaterials mints the certificates of one run.
 func NewMaterials() (*Materials, error) {
 	m := &Materials{}
-	now := time.Now()
 	var err error
 	fail := func(what string, e error) error { return fmt.Errorf("minting %s: %w", what, e) }
-
 	if m.Root, err = pki.NewRootCA(pki.Request{CommonName: "mtlskit harness Root CA", KeyType: pki.ECDSAP256, MaxPathLen: 1, Validity: 2 * pki.Day}); err != nil {
 		return nil, fail("root CA", err)
-	}
-	if m.OtherRoot, err = pki.NewRootCA(pki.Request{CommonName: "unrelated Root CA", Organization: "someone else", KeyType: pki.ECDSAP256, Validity: 2 * pki.Day}); err != nil {
-		return nil, fail("unrelated CA", err)
 	}
 	root, err := m.Root.Issuer()
 	if err != nil {
 		return nil, fail("root CA", err)
-	}
-	other, err := m.OtherRoot.Issuer()
-	if err != nil {
-		return nil, fail("unrelated CA", err)
 	}
 	if m.Intermediate, err = root.Issue(pki.Request{Kind: pki.KindIntermediate, CommonName: "mtlskit harness Intermediate CA", KeyType: pki.ECDSAP256, Validity: pki.Day}); err != nil {
 		return nil, fail("intermediate CA", err)
@@ -88,6 +84,60 @@ func NewMaterials() (*Materials, error) {
 	if err != nil {
 		return nil, fail("intermediate CA", err)
 	}
+	return mintLeaves(m, root, inter)
+}
+
+// MaterialsFromCA mints a run's certificates from an existing CA (a
+// store's, see pki.Store.Issuer) so that a subject which trusts that CA
+// can be judged: root is the trust anchor and issuer signs the leaves
+// (the root itself or an intermediate below it). Nothing is written
+// anywhere; the unrelated CA and the self-signed leaves are fresh.
+//
+// The intermediate scenarios need a CA between the root and the leaf:
+// with an intermediate issuer that is the issuer itself; with a root
+// issuer a throwaway intermediate is minted in memory, unless the root's
+// path length forbids it, in which case client-via-intermediate,
+// server-missing-intermediate and server-full-chain are skipped.
+func MaterialsFromCA(root *x509.Certificate, issuer *pki.Issuer) (*Materials, error) {
+	if root == nil || issuer == nil || issuer.Cert == nil || issuer.Key == nil {
+		return nil, fmt.Errorf("MaterialsFromCA needs the root certificate and an issuer with its key")
+	}
+	m := &Materials{Root: &pki.Issued{Cert: root}}
+	var inter *pki.Issuer
+	switch {
+	case !issuer.Cert.Equal(root):
+		m.Intermediate = &pki.Issued{Cert: issuer.Cert, Chain: issuer.Chain}
+		inter = issuer
+	case root.MaxPathLen == 0 && root.MaxPathLenZero:
+		why := fmt.Sprintf("the CA %q signs leaves directly and its path length is 0, so no intermediate can chain to it (a store made with `mtlskit ca init --intermediate` runs this scenario)", root.Subject.CommonName)
+		m.NotApplicable = map[string]string{"client-via-intermediate": why, "server-missing-intermediate": why, "server-full-chain": why}
+	default:
+		var err error
+		if m.Intermediate, err = issuer.Issue(pki.Request{Kind: pki.KindIntermediate, CommonName: "mtlskit harness Intermediate CA (in memory)", KeyType: pki.ECDSAP256, Validity: pki.Day}); err != nil {
+			return nil, fmt.Errorf("minting an intermediate below %q: %w", root.Subject.CommonName, err)
+		}
+		if inter, err = m.Intermediate.Issuer(); err != nil {
+			return nil, err
+		}
+	}
+	return mintLeaves(m, issuer, inter)
+}
+
+// mintLeaves mints the unrelated CA and every leaf: direct signs the
+// leaves that come straight from the run's CA, inter (nil when there is
+// none) the intermediate ones.
+func mintLeaves(m *Materials, direct, inter *pki.Issuer) (*Materials, error) {
+	now := time.Now()
+	var err error
+	fail := func(what string, e error) error { return fmt.Errorf("minting %s: %w", what, e) }
+	if m.OtherRoot, err = pki.NewRootCA(pki.Request{CommonName: "unrelated Root CA", Organization: "someone else", KeyType: pki.ECDSAP256, Validity: 2 * pki.Day}); err != nil {
+		return nil, fail("unrelated CA", err)
+	}
+	other, err := m.OtherRoot.Issuer()
+	if err != nil {
+		return nil, fail("unrelated CA", err)
+	}
+	root := direct
 
 	sans := func(list string) pki.SANs {
 		s, e := pki.ParseSANs(list)
@@ -125,7 +175,6 @@ func NewMaterials() (*Materials, error) {
 	}
 	jobs := []job{
 		{&m.Server, "server certificate", server(root, pki.Request{SANs: good})},
-		{&m.ServerViaIntermediate, "server certificate from the intermediate", server(inter, pki.Request{SANs: good})},
 		{&m.ServerCNOnly, "server certificate without SAN", server(root, pki.Request{CommonName: "localhost", UnsafeAllowMissingSAN: true})},
 		{&m.ServerOtherCA, "server certificate from the unrelated CA", server(other, pki.Request{SANs: good})},
 		{&m.ServerSelfSigned, "self-signed server certificate", func() (*pki.Issued, error) {
@@ -138,7 +187,6 @@ func NewMaterials() (*Materials, error) {
 		{&m.ServerClientEKU, "server certificate with clientAuth only", server(root, pki.Request{SANs: good, UnsafeExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})},
 
 		{&m.Client, "client certificate", client(root, pki.Request{})},
-		{&m.ClientViaIntermediate, "client certificate from the intermediate", client(inter, pki.Request{})},
 		{&m.ClientOtherCA, "client certificate from the unrelated CA", client(other, pki.Request{})},
 		{&m.ClientSelfSigned, "self-signed client certificate", func() (*pki.Issued, error) {
 			return pki.NewSelfSignedLeaf(pki.Request{Kind: pki.KindClient, KeyType: pki.ECDSAP256, CommonName: clientCN, Validity: leaf})
@@ -146,6 +194,11 @@ func NewMaterials() (*Materials, error) {
 		{&m.ClientExpired, "expired client certificate", client(root, pki.Request{NotBefore: past, Validity: leaf})},
 		{&m.ClientNotYetValid, "not-yet-valid client certificate", client(root, pki.Request{NotBefore: future, Validity: leaf / 2})},
 		{&m.ClientServerEKU, "client certificate with serverAuth only", client(root, pki.Request{UnsafeExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})},
+	}
+	if inter != nil {
+		jobs = append(jobs,
+			job{&m.ServerViaIntermediate, "server certificate from the intermediate", server(inter, pki.Request{SANs: good})},
+			job{&m.ClientViaIntermediate, "client certificate from the intermediate", client(inter, pki.Request{})})
 	}
 	for _, j := range jobs {
 		c, err := j.mint()

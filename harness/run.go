@@ -29,6 +29,12 @@ type Options struct {
 	Client ClientSubject
 	// Materials are the run's certificates; nil mints fresh ones.
 	Materials *Materials
+	// StrictTLS fails a server that refuses a bad client only at the
+	// HTTP layer (a 4xx after a completed handshake).
+	StrictTLS bool
+	// AcceptOnUpgrade counts a 101 as accepted without checking the
+	// echo (servers that do not echo).
+	AcceptOnUpgrade bool
 	// Progress, when set, is called after each encounter with the
 	// number done so far and the total (from one goroutine at a time).
 	Progress func(done, total int, r Result)
@@ -68,6 +74,24 @@ type Report struct {
 	Controls []ControlResult
 	// Materials are the certificates the run used (for --keep).
 	Materials *Materials
+	// StrictTLS and AcceptOnUpgrade echo the options.
+	StrictTLS       bool
+	AcceptOnUpgrade bool
+	// SubjectErrors are failures of an external subject outside any one
+	// scenario (a server command that hung on shutdown, say). Any makes
+	// the run fail.
+	SubjectErrors []string
+}
+
+// Skipped counts the results that were not run.
+func (r *Report) Skipped() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Outcome == Skipped {
+			n++
+		}
+	}
+	return n
 }
 
 // Passed counts the results that matched their expectation.
@@ -92,7 +116,7 @@ func (r *Report) OK() bool {
 		}
 		return true
 	}
-	return r.Passed() == len(r.Results)
+	return r.Passed() == len(r.Results) && len(r.SubjectErrors) == 0
 }
 
 // Report kinds.
@@ -141,6 +165,7 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
 		ServerSubject: opts.Server.Name(), ClientSubject: opts.Client.Name(),
 		Results: results, Materials: m,
+		StrictTLS: opts.StrictTLS, AcceptOnUpgrade: opts.AcceptOnUpgrade,
 	}, nil
 }
 
@@ -185,6 +210,9 @@ func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progre
 func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
 	opts = opts.withDefaults()
 	start := time.Now()
+	if why, ok := m.NotApplicable[s.Name]; ok {
+		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ReasonNotApplicable, why}}}
+	}
 	enc := s.Setup(m)
 	server, client := ReferenceServer(), ReferenceClient()
 	if s.Side == ServerSide {
@@ -197,17 +225,36 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	if err != nil {
 		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ReasonUnclassified, fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	} else {
-		res.Verdict = client.Connect(ctx, ClientConfig{Encounter: enc, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
-		_ = srv.Close()
-		if obs := srv.Observations(); len(obs) > 0 {
-			o := obs[0]
-			res.Verdict.Server = &o
+		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade}
+		if t, ok := srv.(interface{ URL() string }); ok {
+			cc.Target = t.URL()
 		}
-		refine(&res.Verdict)
+		res.Verdict = client.Connect(ctx, cc)
+		_ = srv.Close()
+		obs := srv.Observations()
+		if oc, ok := client.(observingClient); ok {
+			// An external client reports only its exit status: the
+			// verdict is built from what the server saw.
+			oc.combine(&res.Verdict, obs)
+		} else {
+			if len(obs) > 0 {
+				o := obs[0]
+				res.Verdict.Server = &o
+			}
+			refine(&res.Verdict)
+		}
 	}
-	res.Pass, res.Mismatch = judge(s, res.Verdict)
+	res.Pass, res.Mismatch = judge(s, res.Verdict, opts.StrictTLS)
 	res.Duration = time.Since(start)
 	return res
+}
+
+// observingClient is a client whose verdict is made from the reference
+// server's observations (an external command that only reports its exit
+// status and output).
+type observingClient interface {
+	ClientSubject
+	combine(v *Verdict, obs []ServerObservation)
 }
 
 // refine prefers the server's own account of why it refused a client

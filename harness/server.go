@@ -94,6 +94,11 @@ type ServerTLS struct {
 	// the handshake failed (a lower bound: some may have been buffered
 	// by the TLS stack already).
 	PeerBytesAfterFailure int64 `json:"peer_bytes_after_failure,omitempty"`
+	// AlertAfterHandshake is an alert the client sent after the
+	// handshake completed instead of a request (a client that checks
+	// the server after the handshake, or a TLS 1.3 post-handshake
+	// refusal).
+	AlertAfterHandshake *Alert `json:"alert_after_handshake,omitempty"`
 }
 
 // ServerHTTP is the server's view of the upgrade request.
@@ -104,6 +109,10 @@ type ServerHTTP struct {
 	Path            string `json:"path,omitempty"`
 	// UpgradeRequested is true for a well-formed WebSocket upgrade.
 	UpgradeRequested bool `json:"upgrade_requested"`
+	// BytesReceived counts the application bytes read from the client
+	// before the request was parsed or reading failed (non-zero: the
+	// client sent application data).
+	BytesReceived int64 `json:"bytes_received,omitempty"`
 	// StatusSent is the status the server answered with, 0 for none.
 	StatusSent int `json:"status_sent,omitempty"`
 }
@@ -135,6 +144,11 @@ const (
 type referenceServer struct {
 	name string
 	mode serverMode
+	// observe, when set, is called with each connection's observation
+	// as it ends (harness serve logs them).
+	observe func(ServerObservation)
+	// listenHost is the loopback address to listen on; "" is 127.0.0.1.
+	listenHost string
 }
 
 // ReferenceServer is the strict server: crypto/tls with
@@ -189,9 +203,13 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 		tcfg.ClientAuth = tls.RequestClientCert
 	}
 	pinVersion(tcfg, cfg.TLSVersion)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := s.listenHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return nil, fmt.Errorf("listening on 127.0.0.1: %w", err)
+		return nil, fmt.Errorf("listening on %s: %w", host, err)
 	}
 	r := &runningServer{subject: s, ln: ln, tls: tcfg, timeout: cfg.Timeout, conns: map[net.Conn]bool{}}
 	r.wg.Add(1)
@@ -273,6 +291,9 @@ func (r *runningServer) accept() {
 			delete(r.conns, c)
 			r.obs = append(r.obs, o)
 			r.mu.Unlock()
+			if r.subject.observe != nil {
+				r.subject.observe(o)
+			}
 		}()
 	}
 }
@@ -313,12 +334,17 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	start = time.Now()
 	o.HTTP.Status = LayerFailed
 	_ = raw.SetDeadline(start.Add(r.timeout))
-	br := bufio.NewReader(tc)
+	counted := &countingReader{r: tc}
+	br := bufio.NewReader(counted)
 	req, err := http.ReadRequest(br)
 	o.HTTP.Millis = ms(time.Since(start))
+	o.HTTP.BytesReceived = counted.n
 	if err != nil {
 		o.HTTP.Error = err.Error()
-		switch {
+		switch a := remoteAlert(err); {
+		case a != nil:
+			o.TLS.AlertAfterHandshake = a
+			o.HTTP.Detail = fmt.Sprintf("the client sent %s after the handshake instead of a request", a)
 		case isTimeout(err):
 			o.HTTP.Detail = "no HTTP request arrived before the timeout"
 		case isClosed(err):
@@ -489,3 +515,15 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

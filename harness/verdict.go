@@ -27,8 +27,12 @@ const (
 	// came back different.
 	NoEcho Outcome = "no-echo"
 	// ConnectFailed: no TCP connection, or the TLS handshake never
-	// finished (a silent peer).
+	// finished (a silent peer), or an external client never connected.
 	ConnectFailed Outcome = "connect-failed"
+	// Skipped: the scenario cannot be set up with the run's CA (a store
+	// whose root may not sign intermediates, say); it neither passes nor
+	// fails the run, and the reason says why.
+	Skipped Outcome = "skipped"
 )
 
 // Party names a side of the connection.
@@ -73,6 +77,25 @@ const (
 	ReasonEchoMismatch         = "echo-mismatch"
 	ReasonEchoVerified         = "echo-verified"
 	ReasonUnclassified         = "unclassified"
+
+	// Reasons added for external subjects (issue 4).
+
+	// ReasonUpgraded: --accept-on upgrade, the server answered 101 and
+	// the echo was not checked.
+	ReasonUpgraded = "upgraded"
+	// ReasonClientExit: an external client's exit status contradicts
+	// what the server saw, or is all there is to go on.
+	ReasonClientExit = "client-exit"
+	// ReasonClientTimeout: an external client was still running at the
+	// command timeout and was killed.
+	ReasonClientTimeout = "client-timeout"
+	// ReasonNoConnection: an external client never connected.
+	ReasonNoConnection = "no-connection"
+	// ReasonClosedAfterHandshake: the client finished the handshake,
+	// then closed without sending any application data.
+	ReasonClosedAfterHandshake = "closed-after-handshake"
+	// ReasonNotApplicable: the scenario was skipped.
+	ReasonNotApplicable = "not-applicable"
 )
 
 // Alert is a TLS alert, by number and by its RFC 8446 name.
@@ -195,6 +218,24 @@ type Verdict struct {
 	// Server is what the server saw, when the server can tell (the
 	// reference server and the negative controls can).
 	Server *ServerObservation `json:"server,omitempty"`
+	// Client is what an external client command did: its exit status
+	// and the last lines of its output (--client-cmd only).
+	Client *ClientProcess `json:"client,omitempty"`
+}
+
+// ClientProcess is the evidence of one run of an external client command.
+type ClientProcess struct {
+	// Argv is the command as run, placeholders filled in.
+	Argv []string `json:"argv"`
+	// ExitCode is the exit status; -1 when it was killed.
+	ExitCode int `json:"exit_code"`
+	// TimedOut is true when it was killed at the command timeout.
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Error is set when the command could not be started.
+	Error string `json:"error,omitempty"`
+	// Output is the last lines of its stdout and stderr, interleaved.
+	Output []string `json:"output,omitempty"`
+	Millis float64  `json:"ms"`
 }
 
 // Result is one scenario's verdict and whether it matched the expectation.
@@ -213,7 +254,22 @@ type Result struct {
 // judged side to refuse: at the TLS layer, or for a server also with an
 // HTTP status before the upgrade. A hang, a missing echo or a refusal by
 // the side that is not judged is not a rejection.
-func judge(s Scenario, v Verdict) (bool, string) {
+//
+// With strictTLS a server's refusal must happen in the TLS handshake: an
+// HTTP 4xx after a completed handshake (nginx's 400 "No required SSL
+// certificate was sent") fails. For an external client (v.Client set) the
+// exit status must agree: 0 for an accepted encounter, non-zero for a
+// refusal; and a client that sent application data to a server it should
+// have refused fails whatever it did afterwards.
+func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
+	if v.Outcome == Skipped {
+		return true, ""
+	}
+	if v.Client != nil {
+		if ok, why := judgeClientProcess(s, v); !ok {
+			return false, why
+		}
+	}
 	switch s.Expect {
 	case Accept:
 		if v.Outcome == Accepted {
@@ -227,14 +283,48 @@ func judge(s Scenario, v Verdict) (bool, string) {
 		}
 		switch v.Outcome {
 		case RejectedTLS, RejectedHTTP:
+			if v.RefusedBy == judged && v.Outcome == RejectedHTTP && strictTLS {
+				return false, fmt.Sprintf("expected a TLS-level refusal (--strict-tls), but the server completed the handshake and refused at the HTTP layer: %s", v.Reason.Text)
+			}
 			if v.RefusedBy == judged {
 				return true, ""
 			}
 			return false, fmt.Sprintf("expected the %s to refuse, but the %s refused: %s", judged, v.RefusedBy, v.Reason.Text)
 		case Accepted:
-			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged)
+			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + failHints[s.Name]
 		}
 		return false, fmt.Sprintf("expected the %s to refuse, got %s: %s", judged, v.Outcome, v.Reason.Text)
 	}
 	return false, fmt.Sprintf("scenario has no expectation %q", s.Expect)
+}
+
+// failHints explain known failures of real stacks, appended to the
+// mismatch when a scenario fails by acceptance.
+var failHints = map[string]string{
+	"server-missing-san": " (OpenSSL-based clients fall back to the legacy Common Name when a certificate has no SAN: curl, openssl s_client, and Python's ssl unless SSLContext.hostname_checks_common_name = False; Go and browsers do not)",
+}
+
+// judgeClientProcess checks an external client's exit status and data
+// against what the server saw.
+func judgeClientProcess(s Scenario, v Verdict) (bool, string) {
+	c := v.Client
+	sentData := v.Server != nil && (v.Server.HTTP.RequestReceived || v.Server.HTTP.BytesReceived > 0)
+	if s.Side == ClientSide && s.Expect == Reject && sentData {
+		what := "application data"
+		if v.Server.HTTP.RequestReceived {
+			what = fmt.Sprintf("an HTTP request (%s %s)", v.Server.HTTP.Method, v.Server.HTTP.Path)
+		}
+		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + failHints[s.Name]
+	}
+	switch {
+	case c.Error != "":
+		return false, "the client command could not be run: " + c.Error
+	case c.TimedOut:
+		return false, "the client command did not exit before the command timeout and was killed"
+	case v.Outcome == Accepted && c.ExitCode != 0:
+		return false, fmt.Sprintf("the server echoed the message but the client exited %d", c.ExitCode)
+	case v.Outcome != Accepted && c.ExitCode == 0:
+		return false, fmt.Sprintf("the client exited 0 (success) although the encounter ended %s: %s", v.Outcome, v.Reason.Text)
+	}
+	return true, ""
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
@@ -39,8 +40,40 @@ func harnessCommand() *cli.Command {
 					&cli.StringFlag{Name: "tls-version", Usage: "pin both sides to TLS `1.2` or 1.3 (default: negotiate)"},
 					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "table: add each layer's evidence under every row"},
 					&cli.BoolFlag{Name: "negative-controls", Usage: "run the negative controls instead: broken subjects that must all be flagged"},
+					&cli.StringFlag{Name: "target", Usage: "judge the server at this wss:// `URL` (server-side scenarios); with --server-cmd it may use {port} and {host}"},
+					&cli.StringFlag{Name: "pki", Usage: "with --target: the store `DIR` whose CA the server trusts; client certificates are minted from it in memory, nothing is written"},
+					passphraseFlag,
+					&cli.StringFlag{Name: "server-cmd", Usage: "start this server `TEMPLATE` (placeholders {dir} {ca} {cert} {key} {chain} {port} {host} {url}) and judge it (server-side scenarios)"},
+					&cli.StringFlag{Name: "client-cmd", Usage: "run this client `TEMPLATE` once per client-side scenario and judge it"},
+					&cli.StringFlag{Name: "accept-on", Value: "echo", Usage: "a server accepts a client when it echoes (`echo`) or when it answers 101 (upgrade)"},
+					&cli.BoolFlag{Name: "strict-tls", Usage: "a server must refuse bad clients in the TLS handshake: an HTTP 4xx after it fails"},
+					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd: limit for the server to open its port"},
+					&cli.DurationFlag{Name: "stop-grace", Value: 5 * time.Second, Usage: "--server-cmd: time between SIGTERM and SIGKILL"},
+					&cli.DurationFlag{Name: "command-timeout", Value: 20 * time.Second, Usage: "--client-cmd: limit for each run of the client"},
 				},
 				Action: harnessRun,
+			},
+			{
+				Name:  "serve",
+				Usage: "serve every client-side scenario on its own wss:// URL until interrupted (a local badssl for mTLS WebSockets)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "pki", Usage: "mint the scenario certificates from the CA of the store `DIR` (nothing is written to it)"},
+					passphraseFlag,
+					&cli.StringFlag{Name: "listen-host", Value: "127.0.0.1", Usage: "loopback `ADDRESS` to listen on: 127.0.0.1 or ::1"},
+					&cli.StringFlag{Name: "files", Usage: "write the client's CA, certificate and key into `DIR` (default: a temporary directory, removed on exit)"},
+					&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "limit for each phase of each connection"},
+					jsonFlag,
+				},
+				Action: harnessServe,
+			},
+			{
+				Name:  "echo",
+				Usage: "a plain ws:// echo backend, for putting behind a TLS-terminating proxy",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "loopback `ADDRESS:PORT`, or unix:/path.sock"},
+					&cli.BoolFlag{Name: "quiet", Usage: "do not log one line per connection on stderr"},
+				},
+				Action: harnessEcho,
 			},
 		},
 	}
@@ -132,7 +165,26 @@ func harnessRun(c *cli.Context) error {
 	}
 
 	stderr := c.App.ErrWriter
-	opts := harness.Options{Timeout: timeout, TLSVersion: version}
+	opts := harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls")}
+	switch a := c.String("accept-on"); a {
+	case "echo":
+	case "upgrade":
+		opts.AcceptOnUpgrade = true
+	default:
+		return usagef("--accept-on %q is not supported: use echo or upgrade", a)
+	}
+	ext, err := externalSubjects(c, controls, names, &scenarios)
+	if err != nil {
+		return err
+	}
+	defer ext.cleanup()
+	opts.Materials = ext.materials
+	if ext.server != nil {
+		opts.Server = ext.server
+	}
+	if ext.client != nil {
+		opts.Client = ext.client
+	}
 	if isTerminal(stderr) {
 		opts.Progress = func(done, total int, _ harness.Result) {
 			fmt.Fprintf(stderr, "\r%d/%d", done, total)
@@ -153,6 +205,15 @@ func harnessRun(c *cli.Context) error {
 	}
 	if err != nil {
 		return failf("harness run: %v", err)
+	}
+	if ext.process != nil {
+		if ext.process.Exited() {
+			rep.SubjectErrors = append(rep.SubjectErrors, "the server command exited on its own during the run: "+strings.Join(ext.process.Tail(5), " | "))
+		}
+		if err := ext.process.Stop(); err != nil {
+			rep.SubjectErrors = append(rep.SubjectErrors, err.Error())
+		}
+		ext.process = nil
 	}
 
 	var buf bytes.Buffer
@@ -187,6 +248,9 @@ func harnessRun(c *cli.Context) error {
 			return failf("--keep %s: %v: choose a writable directory", dir, err)
 		}
 		fmt.Fprintf(stderr, "kept each scenario's certificates and repro.sh in %s\n", dir)
+	}
+	for _, e := range rep.SubjectErrors {
+		fmt.Fprintf(stderr, "mtlskit: subject error: %s\n", e)
 	}
 	if !rep.OK() {
 		return silentFailure

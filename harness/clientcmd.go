@@ -1,0 +1,261 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mtlskit/mtlskit/pki"
+)
+
+// ClientCommand is an external client judged by the client-side
+// scenarios: a command run once per scenario against the reference
+// server. The contract (docs/conformance.md): connect to {url}, send one
+// text message, get it back, exit 0 on success and non-zero otherwise.
+//
+// A command reports only its exit status and output, so the verdict is
+// built from what the reference server saw of it (did it abort the
+// handshake and with which alert, did it present a certificate, did it
+// send an HTTP request or any application data, did its message come
+// back), and the exit status must agree with it.
+type ClientCommand struct {
+	Command *Template
+	// Dir is where each scenario's files go (Dir/SCENARIO/); it must
+	// exist.
+	Dir string
+	// Timeout bounds each run of the command; 0 means 4 phase timeouts.
+	Timeout time.Duration
+}
+
+// Name is the command line.
+func (c *ClientCommand) Name() string { return c.Command.Raw }
+
+// URLFor is the {url} of an encounter: wss://localhost:PORT/, or
+// wss://127.0.0.1:PORT/ for a scenario that dials by address.
+func URLFor(e Encounter, addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return "wss://" + net.JoinHostPort(e.Dial.Host(), port) + "/"
+}
+
+// Connect writes the scenario's files and runs the command once. The
+// verdict is completed by combine once the server has stopped.
+func (c *ClientCommand) Connect(ctx context.Context, cfg ClientConfig) Verdict {
+	e := cfg.Encounter
+	v := Verdict{}
+	limit := c.Timeout
+	if limit <= 0 {
+		limit = 4 * cfg.Timeout
+	}
+	name := cfg.Scenario
+	if name == "" {
+		name = "client"
+	}
+	dir := filepath.Join(c.Dir, name)
+	roots := make([]*pki.Issued, len(e.RootCAs))
+	for i, r := range e.RootCAs {
+		roots[i] = &pki.Issued{Cert: r}
+	}
+	var files SubjectFiles
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		files, err = writeSubjectFiles(dir, roots, e.Client)
+	}
+	if err != nil {
+		v.Client = &ClientProcess{ExitCode: -1, Error: fmt.Sprintf("writing the client's files into %s: %v", dir, err)}
+		return v
+	}
+	vals := files.values()
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	vals["host"], vals["port"], vals["url"] = e.Dial.Host(), port, URLFor(e, cfg.Addr)
+	p := runCommand(ctx, c.Command.Expand(vals), limit)
+	v.Client = &p
+	v.Layers.HTTP.URL = vals["url"]
+	v.Layers.TCP.Addr = cfg.Addr
+	v.Layers.TLS.ServerName = e.Dial.Host()
+	return v
+}
+
+// progress ranks how far a connection got, to pick the one to judge when
+// a client connected more than once.
+func progress(o ServerObservation) int {
+	switch {
+	case o.WS.HandlerRan:
+		return 4
+	case o.HTTP.RequestReceived || o.HTTP.BytesReceived > 0:
+		return 3
+	case o.TLS.Status == LayerOK:
+		return 2
+	}
+	return 1
+}
+
+// combine builds the verdict of an external client from the server's
+// observations and the command's exit status and output.
+func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
+	L := &v.Layers
+	for _, st := range []*LayerStatus{&L.TCP.Status, &L.TLS.Status, &L.HTTP.Status, &L.WS.Status, &L.Close.Status} {
+		*st = LayerSkipped
+	}
+	p := v.Client
+	if p == nil {
+		p = &ClientProcess{ExitCode: -1, Error: "not run"}
+		v.Client = p
+	}
+	said := ""
+	if n := len(p.Output); n > 0 {
+		said = fmt.Sprintf("; the client said: %q", p.Output[n-1])
+	}
+	exit := fmt.Sprintf("exit %d", p.ExitCode)
+	switch {
+	case p.Error != "":
+		exit = "could not run: " + p.Error
+	case p.TimedOut:
+		exit = "killed at the command timeout"
+	}
+	end := func(layer string, o Outcome, by Party, r Reason) {
+		v.Layer, v.Outcome, v.RefusedBy, v.Reason = layer, o, by, r
+	}
+	if len(obs) == 0 {
+		L.TCP.Status = LayerFailed
+		if p.TimedOut {
+			L.TCP.Detail = "the client never connected and was killed at the command timeout"
+			end("tcp", ConnectFailed, "", Reason{ReasonClientTimeout, L.TCP.Detail + said})
+			return
+		}
+		L.TCP.Detail = fmt.Sprintf("the client never connected to the server (%s)", exit)
+		end("tcp", ConnectFailed, "", Reason{ReasonNoConnection, L.TCP.Detail + said})
+		return
+	}
+	best := obs[0]
+	for _, o := range obs[1:] {
+		if progress(o) > progress(best) {
+			best = o
+		}
+	}
+	best.Connections = len(obs)
+	v.Server = &best
+	o := &best
+	L.TCP.Status, L.TCP.Detail = LayerOK, "the client connected"
+	L.TLS.Version = o.TLS.Version
+	L.TLS.ClientCertRequested = true
+	L.TLS.ClientCertSent = o.TLS.ClientCert == "presented"
+
+	if o.TLS.Status != LayerOK {
+		L.TLS.Status, L.TLS.Error = LayerFailed, o.TLS.Error
+		switch {
+		case o.TLS.AlertReceived != nil:
+			r := alertReason(o.TLS.AlertReceived, PartyClient)
+			r.Text = "the client aborted the handshake: " + r.Text + said
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyClient, &r, o.TLS.AlertReceived, r.Text
+			end("tls", RejectedTLS, PartyClient, r)
+		case o.TLS.Reason != nil && o.TLS.Reason.ID == ReasonHandshakeTimeout:
+			r := Reason{ReasonHandshakeTimeout, "the client did not finish the TLS handshake before the timeout" + said}
+			L.TLS.Detail = r.Text
+			end("tls", ConnectFailed, "", r)
+		case o.TLS.Reason != nil:
+			// The server refused the client (no certificate, say). In TLS
+			// 1.3 the client learns it only on its first read, and may
+			// report a broken HTTP reply: the server's account is the truth.
+			r := *o.TLS.Reason
+			r.Text = "the server refused the client: " + r.Text + said
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyServer, &r, o.TLS.AlertSent, r.Text
+			L.TLS.LateAlert = o.TLS.Version == "TLS 1.3"
+			end("tls", RejectedTLS, PartyServer, r)
+		case strings.Contains(o.TLS.Detail, "without an alert"):
+			// Python's asyncio and others drop the connection without
+			// sending the alert: the wire says only that the client
+			// hung up; its own message may say why.
+			r := Reason{ReasonHandshakeAborted, "the client closed the connection during the handshake without a TLS alert" + said}
+			if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
+				r.ID = id
+				r.Text = "the client refused the server certificate (reason from its output: it closed the handshake without a TLS alert)" + said
+			}
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyClient, &r, r.Text
+			end("tls", RejectedTLS, PartyClient, r)
+		default:
+			r := Reason{ReasonUnclassified, "the handshake failed: " + o.TLS.Error + said}
+			L.TLS.Detail = r.Text
+			end("tls", ConnectFailed, "", r)
+		}
+		return
+	}
+	L.TLS.Status, L.TLS.Detail = LayerOK, fmt.Sprintf("%s handshake completed (client certificate: %s)", o.TLS.Version, o.TLS.ClientCert)
+
+	switch {
+	case o.WS.HandlerRan:
+		L.HTTP.Status, L.HTTP.StatusCode, L.HTTP.Detail = LayerOK, 101, fmt.Sprintf("the client sent %s %s and got 101", o.HTTP.Method, o.HTTP.Path)
+		L.WS.Echoed, L.WS.BytesEchoed = o.WS.Echoed, o.WS.BytesEchoed
+		if o.WS.Echoed > 0 && p.ExitCode == 0 && !p.TimedOut && p.Error == "" {
+			L.WS.Status, L.WS.ByteExact = LayerOK, true
+			L.WS.Detail = fmt.Sprintf("the server echoed %d message(s) (%d bytes) and the client exited 0", o.WS.Echoed, o.WS.BytesEchoed)
+			if o.WS.CloseCode != 0 {
+				L.Close.Status, L.Close.Code, L.Close.Detail = LayerOK, o.WS.CloseCode, fmt.Sprintf("the client closed with %d", o.WS.CloseCode)
+			}
+			end("ws", Accepted, "", Reason{ReasonEchoVerified, L.WS.Detail + said})
+			return
+		}
+		id := ReasonClientExit
+		if p.TimedOut {
+			id = ReasonClientTimeout
+		}
+		L.WS.Status = LayerFailed
+		L.WS.Detail = fmt.Sprintf("after 101 the server echoed %d message(s), and the client did not confirm the echo (%s)", o.WS.Echoed, exit)
+		end("ws", NoEcho, "", Reason{id, L.WS.Detail + said})
+	case o.HTTP.RequestReceived:
+		L.HTTP.Status = LayerFailed
+		L.HTTP.Detail = fmt.Sprintf("the client sent %s %s, which is not a WebSocket upgrade (%s)", o.HTTP.Method, o.HTTP.Path, exit)
+		end("http", NoUpgrade, "", Reason{ReasonBadUpgrade, L.HTTP.Detail + said})
+	case o.HTTP.BytesReceived > 0:
+		L.HTTP.Status = LayerFailed
+		L.HTTP.Detail = fmt.Sprintf("the client sent %d bytes that are not an HTTP request (%s)", o.HTTP.BytesReceived, exit)
+		end("http", NoUpgrade, "", Reason{ReasonUnclassified, L.HTTP.Detail + said})
+	case o.TLS.AlertAfterHandshake != nil:
+		// A client that checks the server after the handshake (or a TLS
+		// 1.3 post-handshake alert): it refused, and sent no data.
+		r := alertReason(o.TLS.AlertAfterHandshake, PartyClient)
+		r.Text = "the handshake completed, then the client refused the server without sending any data: " + r.Text + said
+		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, o.TLS.AlertAfterHandshake, true, r.Text
+		end("tls", RejectedTLS, PartyClient, r)
+	case p.TimedOut:
+		r := Reason{ReasonClientTimeout, "the handshake completed, then the client sent nothing and was killed at the command timeout" + said}
+		L.HTTP.Status, L.HTTP.Detail = LayerFailed, r.Text
+		end("http", ConnectFailed, "", r)
+	default:
+		// The client closed after the handshake without a byte of data:
+		// it did not trust the server enough to talk to it.
+		r := Reason{ReasonClosedAfterHandshake, fmt.Sprintf("the handshake completed, then the client closed without sending any application data (%s)", exit) + said}
+		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, true, r.Text
+		end("tls", RejectedTLS, PartyClient, r)
+	}
+}
+
+// openSSLVerifyMessages are OpenSSL's X509 verification messages (shared
+// by Python's ssl, curl, Ruby, nginx...), by reason ID.
+var openSSLVerifyMessages = []struct{ text, id string }{
+	{"certificate has expired", ReasonExpired},
+	{"certificate is not yet valid", ReasonNotYetValid},
+	{"hostname mismatch", ReasonHostMismatch},
+	{"ip address mismatch", ReasonNoIPSAN},
+	{"unsuitable certificate purpose", ReasonIncompatibleKeyUsage},
+	{"self-signed certificate", ReasonUnknownCA},
+	{"self signed certificate", ReasonUnknownCA},
+	{"unable to get local issuer certificate", ReasonUnknownCA},
+	{"unable to get issuer certificate", ReasonUnknownCA},
+	{"unable to verify the first certificate", ReasonUnknownCA},
+}
+
+// verifyMessageReason finds an OpenSSL verification message in a
+// client's output.
+func verifyMessageReason(out string) (string, bool) {
+	lower := strings.ToLower(out)
+	for _, m := range openSSLVerifyMessages {
+		if strings.Contains(lower, m.text) {
+			return m.id, true
+		}
+	}
+	return "", false
+}

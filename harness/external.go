@@ -1,0 +1,308 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mtlskit/mtlskit/pki"
+)
+
+// ParseTarget checks a wss:// URL and returns the host:port to dial.
+func ParseTarget(target string) (addr string, err error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", fmt.Errorf("--target %q is not a URL: %v", target, err)
+	}
+	if u.Scheme != "wss" || u.Hostname() == "" {
+		return "", fmt.Errorf("--target %q must be a wss:// URL with a host, such as wss://localhost:8443/echo", target)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// TargetServer is a server that is already running at a wss:// URL: the
+// harness neither starts nor stops it and cannot see inside it, so its
+// verdicts rest on what the reference client saw.
+func TargetServer(target string) (ServerSubject, error) {
+	addr, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	return &targetServer{url: target, addr: addr}, nil
+}
+
+type targetServer struct {
+	url, addr string
+	// alive, when set, reports why the server cannot be reached (a
+	// server command that has exited).
+	alive func() error
+	name  string
+}
+
+func (t *targetServer) Name() string {
+	if t.name != "" {
+		return t.name
+	}
+	return t.url
+}
+
+func (t *targetServer) Start(context.Context, ServerConfig) (RunningServer, error) {
+	if t.alive != nil {
+		if err := t.alive(); err != nil {
+			return nil, err
+		}
+	}
+	return runningTarget{t}, nil
+}
+
+type runningTarget struct{ t *targetServer }
+
+func (r runningTarget) Addr() string                      { return r.t.addr }
+func (r runningTarget) URL() string                       { return r.t.url }
+func (r runningTarget) Close() error                      { return nil }
+func (r runningTarget) Observations() []ServerObservation { return nil }
+
+// SubjectFiles are the files written for a subject command: the CA it
+// must trust, its certificate, key and chain (leaf then intermediates).
+type SubjectFiles struct {
+	Dir, CA, Cert, Key, Chain string
+}
+
+// writeSubjectFiles writes ca.pem, cert.pem, key.pem (0600) and
+// chain.pem into dir.
+func writeSubjectFiles(dir string, roots []*pki.Issued, leaf *pki.Issued) (SubjectFiles, error) {
+	f := SubjectFiles{Dir: dir, CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"),
+		Key: filepath.Join(dir, "key.pem"), Chain: filepath.Join(dir, "chain.pem")}
+	var ca []byte
+	for _, r := range roots {
+		ca = append(ca, pki.EncodeCertsPEM(r.Cert)...)
+	}
+	key, err := pki.EncodeKeyPEM(leaf.Key)
+	if err != nil {
+		return f, err
+	}
+	for _, w := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{f.CA, ca, 0o644},
+		{f.Cert, pki.EncodeCertsPEM(leaf.Cert), 0o644},
+		{f.Chain, pki.EncodeCertsPEM(leaf.FullChain()...), 0o644},
+		{f.Key, key, 0o600},
+	} {
+		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// values are the placeholder values of a subject's files.
+func (f SubjectFiles) values() map[string]string {
+	return map[string]string{"dir": f.Dir, "ca": f.CA, "cert": f.Cert, "key": f.Key, "chain": f.Chain}
+}
+
+// ServerCommandConfig starts a server command for a run.
+type ServerCommandConfig struct {
+	// Command is the server's command line; Target the wss:// URL the
+	// reference client dials, where {port} and {host} are filled in.
+	Command *Template
+	Target  string
+	// Materials are the run's certificates: the server presents
+	// ServerViaIntermediate ({cert}, with {chain} adding the
+	// intermediate) and trusts Root ({ca}) for client certificates.
+	Materials *Materials
+	// Dir is the scratch directory ({dir}); it must exist.
+	Dir string
+	// StartTimeout bounds the wait for the port to open (default 15 s);
+	// StopGrace is how long SIGTERM has before SIGKILL (default 5 s).
+	StartTimeout, StopGrace time.Duration
+}
+
+// ServerProcess is a running server command.
+type ServerProcess struct {
+	Files   SubjectFiles
+	Port    int
+	URL     string
+	Argv    []string
+	LogPath string
+
+	cmd    *exec.Cmd
+	log    *os.File
+	exited chan struct{}
+	grace  time.Duration
+}
+
+// StartServerCommand writes the server's files into cfg.Dir, picks a free
+// loopback port, starts the command in its own process group with
+// $MTLSKIT set, and waits (bounded) until the port accepts connections.
+// A command that exits first or never opens its port is stopped and
+// reported with the last lines of its output.
+func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerProcess, error) {
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 15 * time.Second
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 5 * time.Second
+	}
+	m := cfg.Materials
+	leaf := m.ServerViaIntermediate
+	if leaf == nil {
+		leaf = m.Server
+	}
+	files, err := writeSubjectFiles(cfg.Dir, []*pki.Issued{m.Root}, leaf)
+	if err != nil {
+		return nil, fmt.Errorf("writing the server's files into %s: %v", cfg.Dir, err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	vals := files.values()
+	vals["port"], vals["host"] = strconv.Itoa(port), "localhost"
+	target := cfg.Target
+	if target == "" {
+		target = "wss://localhost:{port}/"
+	}
+	vals["url"] = ExpandString(target, vals)
+	p := &ServerProcess{Files: files, Port: port, URL: vals["url"], Argv: cfg.Command.Expand(vals),
+		LogPath: filepath.Join(cfg.Dir, "server-output.log"), exited: make(chan struct{}), grace: cfg.StopGrace}
+	if p.log, err = os.Create(p.LogPath); err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(p.Argv[0], p.Argv[1:]...)
+	p.cmd.Env = childEnv() // in our working directory, so relative paths in the template work
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		p.log.Close()
+		return nil, fmt.Errorf("the server command %q could not be started: %v", strings.Join(p.Argv, " "), err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+
+	// Wait for the port, the process's exit, the start timeout or ctx.
+	deadline := time.NewTimer(cfg.StartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return p, nil
+		}
+		select {
+		case <-p.exited:
+			_ = p.Stop()
+			return nil, fmt.Errorf("the server command exited (%s) before opening port %d%s", p.status(), port, p.tailText())
+		case <-deadline.C:
+			stopErr := p.Stop()
+			msg := fmt.Sprintf("the server command did not open port %d within %s (it must listen on the {port} it is given)", port, cfg.StartTimeout)
+			if stopErr != nil {
+				msg += "; " + stopErr.Error()
+			}
+			return nil, errors.New(msg + p.tailText())
+		case <-ctx.Done():
+			_ = p.Stop()
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Subject is the ServerSubject the server-side scenarios judge: the
+// running process, reached at its URL.
+func (p *ServerProcess) Subject(name string) ServerSubject {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
+	return &targetServer{url: p.URL, addr: addr, name: name, alive: func() error {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("the server command exited (%s) during the run%s", p.status(), p.tailText())
+		default:
+			return nil
+		}
+	}}
+}
+
+// Exited reports whether the command has exited on its own.
+func (p *ServerProcess) Exited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM to the process group, SIGKILL after the grace
+// period, and reaps the process. It reports a command that had to be
+// killed. Safe to call more than once.
+func (p *ServerProcess) Stop() error {
+	pgid := p.cmd.Process.Pid
+	defer p.log.Close()
+	select {
+	case <-p.exited:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // stragglers of the group
+		return nil
+	default:
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		return nil
+	case <-time.After(p.grace):
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.exited
+	return fmt.Errorf("the server command did not exit within %s of SIGTERM and was killed with SIGKILL%s", p.grace, p.tailText())
+}
+
+// Tail is the last n lines of the command's output.
+func (p *ServerProcess) Tail(n int) []string {
+	data, _ := os.ReadFile(p.LogPath)
+	return lastLines(data, n)
+}
+
+func (p *ServerProcess) tailText() string {
+	lines := p.Tail(10)
+	if len(lines) == 0 {
+		return " (it printed nothing)"
+	}
+	return "; last lines of its output:\n  " + strings.Join(lines, "\n  ")
+}
+
+func (p *ServerProcess) status() string {
+	if p.cmd.ProcessState == nil {
+		return "still running"
+	}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exit status %d", p.cmd.ProcessState.ExitCode())
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free loopback port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
