@@ -48,8 +48,9 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return syncDir(dir)
 }
 
-// writeNewFile writes data to a file that must not exist yet, fsyncing it.
-func writeNewFile(path string, data []byte, perm os.FileMode) error {
+// writeNewFile writes data to a file that must not exist yet, fsyncing it
+// when sync is set (a batch writer flushes the file system once instead).
+func writeNewFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
@@ -58,9 +59,11 @@ func writeNewFile(path string, data []byte, perm os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	return f.Close()
 }

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -249,10 +251,10 @@ func writeCAFiles(dir string, ca *Issued, certName, keyName string, passphrase [
 	if err != nil {
 		return err
 	}
-	if err := writeNewFile(filepath.Join(dir, keyName), keyPEM, keyFileMode); err != nil {
+	if err := writeNewFile(filepath.Join(dir, keyName), keyPEM, keyFileMode, true); err != nil {
 		return err
 	}
-	return writeNewFile(filepath.Join(dir, certName), EncodeCertsPEM(ca.Cert), pubFileMode)
+	return writeNewFile(filepath.Join(dir, certName), EncodeCertsPEM(ca.Cert), pubFileMode, true)
 }
 
 func encodeKey(i *Issued, passphrase []byte) ([]byte, error) {
@@ -387,7 +389,27 @@ type IssueOptions struct {
 // Issue signs req with the store's CA and records the certificate, key
 // and chain under issued/NAME.
 func (s *Store) Issue(req Request, opts IssueOptions) (*Entry, *Issued, error) {
-	return s.record(req.Kind, opts, func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }, req)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }}}, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &es[0], is[0], nil
+}
+
+// IssueMany signs every request with the store's CA under one lock, in
+// parallel, and records them with one index update: the way to mint
+// hundreds of client identities for a load test. names[i] names reqs[i]
+// (DefaultName when empty). Either all are recorded or none.
+func (s *Store) IssueMany(reqs []Request, names []string, opts IssueOptions) ([]Entry, []*Issued, error) {
+	if len(names) != len(reqs) {
+		return nil, nil, fmt.Errorf("IssueMany: %d names for %d requests", len(names), len(reqs))
+	}
+	items := make([]pending, len(reqs))
+	for i, r := range reqs {
+		r := r
+		items[i] = pending{name: names[i], req: r, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(r) }}
+	}
+	return s.recordMany(items, opts)
 }
 
 // SignCSR certifies a CSR with the store's CA and records the certificate
@@ -399,19 +421,42 @@ func (s *Store) SignCSR(csr *x509.CertificateRequest, req Request, opts IssueOpt
 	if req.SANs.Empty() {
 		req.SANs = SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
 	}
-	return s.record(req.Kind, opts, func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }, req)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &es[0], is[0], nil
 }
 
-func (s *Store) record(kind Kind, opts IssueOptions, make func(*Issuer) (*Issued, error), req Request) (*Entry, *Issued, error) {
-	if kind != KindServer && kind != KindClient {
-		return nil, nil, fmt.Errorf("the store issues server and client certificates, not %q", kind)
-	}
-	name := opts.Name
-	if name == "" {
-		name = DefaultName(req)
-	}
-	if err := CheckName(name); err != nil {
-		return nil, nil, err
+// pending is one certificate to issue and record.
+type pending struct {
+	name string
+	req  Request
+	make func(*Issuer) (*Issued, error)
+}
+
+// syncEachBelow is the batch size up to which every file is fsynced on
+// its own; larger batches flush the file system once (syncfs), which is
+// what makes a thousand identities take milliseconds instead of seconds.
+const syncEachBelow = 8
+
+func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issued, error) {
+	seen := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		if it.req.Kind != KindServer && it.req.Kind != KindClient {
+			return nil, nil, fmt.Errorf("the store issues server and client certificates, not %q", it.req.Kind)
+		}
+		if it.name == "" {
+			it.name = DefaultName(it.req)
+		}
+		if err := CheckName(it.name); err != nil {
+			return nil, nil, err
+		}
+		if seen[it.name] {
+			return nil, nil, fmt.Errorf("name %q appears twice in one batch: give each certificate its own name", it.name)
+		}
+		seen[it.name] = true
 	}
 	if !s.HasCA() {
 		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
@@ -419,87 +464,152 @@ func (s *Store) record(kind Kind, opts IssueOptions, make func(*Issuer) (*Issued
 		}
 		return nil, nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
 	}
-	var entry Entry
-	var issued *Issued
+	entries := make([]Entry, len(items))
+	issued := make([]*Issued, len(items))
 	err := s.withLock(func() error {
 		idx, err := s.readIndex()
 		if err != nil {
 			return err
 		}
-		final := s.path(issuedDir, name)
-		_, statErr := os.Stat(final)
-		exists := statErr == nil
-		if prev := idx.find(name); (prev != nil || exists) && !opts.Force {
-			when := ""
-			if prev != nil {
-				when = " (issued " + prev.Created.Format(time.DateOnly) + ")"
+		exists := make([]bool, len(items))
+		for i, it := range items {
+			_, statErr := os.Stat(s.path(issuedDir, it.name))
+			exists[i] = statErr == nil
+			if prev := idx.find(it.name); (prev != nil || exists[i]) && !opts.Force {
+				when := ""
+				if prev != nil {
+					when = " (issued " + prev.Created.Format(time.DateOnly) + ")"
+				}
+				return fmt.Errorf("name %q is taken%s: pick another with --name, or pass --force to replace it", it.name, when)
 			}
-			return fmt.Errorf("name %q is taken%s: pick another with --name, or pass --force to replace it", name, when)
 		}
 		iss, err := s.Issuer(opts.Passphrase)
 		if err != nil {
 			return err
 		}
-		issued, err = make(iss)
-		if err != nil {
+		if err := issueParallel(iss, items, issued); err != nil {
 			return err
 		}
-		for idx.hasSerial(serialHex(issued.Cert)) { // 2^-127: defensive
-			if issued, err = make(iss); err != nil {
-				return err
+		serials := map[string]bool{}
+		for _, e := range idx.Entries {
+			serials[e.Serial] = true
+		}
+		for i := range issued {
+			for serials[serialHex(issued[i].Cert)] { // 2^-127: defensive
+				if issued[i], err = items[i].make(iss); err != nil {
+					return err
+				}
 			}
+			serials[serialHex(issued[i].Cert)] = true
 		}
 		if err := ensureDir(s.path(issuedDir)); err != nil {
 			return err
 		}
-		tmp, err := os.MkdirTemp(s.path(issuedDir), tmpPrefix+name+"-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		rel := filepath.Join(issuedDir, name)
-		keyRel := ""
-		if issued.Key != nil {
-			keyPEM, err := EncodeKeyPEM(issued.Key)
-			if err != nil {
+		syncEach := !haveSyncfs || len(items) < syncEachBelow
+		tmps := make([]string, len(items))
+		defer func() {
+			for _, t := range tmps {
+				if t != "" {
+					os.RemoveAll(t)
+				}
+			}
+		}()
+		now := time.Now().UTC()
+		for i, it := range items {
+			if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
 				return err
 			}
-			if err := writeNewFile(filepath.Join(tmp, leafKeyFile), keyPEM, keyFileMode); err != nil {
+			if entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach); err != nil {
 				return err
 			}
-			keyRel = filepath.Join(rel, leafKeyFile)
 		}
-		if err := writeNewFile(filepath.Join(tmp, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode); err != nil {
-			return err
-		}
-		if err := writeNewFile(filepath.Join(tmp, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode); err != nil {
-			return err
-		}
-		if err := syncDir(tmp); err != nil {
-			return err
-		}
-		if exists {
-			old := s.path(issuedDir, tmpPrefix+"old-"+name)
-			if err := os.Rename(final, old); err != nil {
+		if !syncEach {
+			if err := syncFileSystem(s.path(issuedDir)); err != nil {
 				return err
 			}
-			defer os.RemoveAll(old)
 		}
-		if err := os.Rename(tmp, final); err != nil {
-			return err
+		for i, it := range items {
+			final := s.path(issuedDir, it.name)
+			if exists[i] {
+				old := s.path(issuedDir, tmpPrefix+"old-"+it.name)
+				if err := os.Rename(final, old); err != nil {
+					return err
+				}
+				defer os.RemoveAll(old)
+			}
+			if err := os.Rename(tmps[i], final); err != nil {
+				return err
+			}
+			tmps[i] = ""
 		}
 		if err := syncDir(s.path(issuedDir)); err != nil {
 			return err
 		}
-		entry = entryFor(name, kind, issued.Cert, time.Now().UTC(), filepath.Join(rel, leafCertFile), keyRel, filepath.Join(rel, leafChainFile))
-		idx.remove(name)
-		idx.Entries = append(idx.Entries, entry)
+		for i, it := range items {
+			idx.remove(it.name)
+			idx.Entries = append(idx.Entries, entries[i])
+		}
 		return s.writeIndex(idx)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return &entry, issued, nil
+	return entries, issued, nil
+}
+
+// issueParallel signs every item, spreading the work over the CPUs.
+func issueParallel(iss *Issuer, items []pending, out []*Issued) error {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > len(items) {
+		workers = len(items)
+	}
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = items[i].make(iss)
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// writeLeafFiles writes key.pem (when the key is known), cert.pem and
+// chain.pem into dir and returns the index entry for them.
+func writeLeafFiles(dir, name string, kind Kind, issued *Issued, now time.Time, sync bool) (Entry, error) {
+	rel := filepath.Join(issuedDir, name)
+	keyRel := ""
+	if issued.Key != nil {
+		keyPEM, err := EncodeKeyPEM(issued.Key)
+		if err != nil {
+			return Entry{}, err
+		}
+		if err := writeNewFile(filepath.Join(dir, leafKeyFile), keyPEM, keyFileMode, sync); err != nil {
+			return Entry{}, err
+		}
+		keyRel = filepath.Join(rel, leafKeyFile)
+	}
+	if err := writeNewFile(filepath.Join(dir, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode, sync); err != nil {
+		return Entry{}, err
+	}
+	if err := writeNewFile(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode, sync); err != nil {
+		return Entry{}, err
+	}
+	if sync {
+		if err := syncDir(dir); err != nil {
+			return Entry{}, err
+		}
+	}
+	return entryFor(name, kind, issued.Cert, now, filepath.Join(rel, leafCertFile), keyRel, filepath.Join(rel, leafChainFile)), nil
 }
 
 func entryFor(name string, kind Kind, c *x509.Certificate, created time.Time, cert, key, chain string) Entry {

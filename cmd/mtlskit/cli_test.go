@@ -293,3 +293,44 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
 	}
 }
+
+func TestIssueClientCountMintsDistinctIdentitiesInOneRun(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	var rep writtenReport
+	decodeJSON(t, mustRun(t, dir, "issue", "client", "--count", "50", "--cn-prefix", "load-", "--json").stdout, &rep)
+	if len(rep.Certificates) != 50 || rep.Certificates[0].Name != "load-0001" || rep.Certificates[49].Name != "load-0050" {
+		t.Fatalf("got %d certificates (%v...), want load-0001..load-0050", len(rep.Certificates), rep.Certificates[0].Name)
+	}
+	serials := map[string]bool{}
+	for _, c := range rep.Certificates {
+		if serials[c.Serial] {
+			t.Errorf("serial %s repeated", c.Serial)
+		}
+		serials[c.Serial] = true
+		if c.CommonName != c.Name || c.Kind != "client" {
+			t.Errorf("entry %+v: want a client whose CN is its name", c.Entry)
+		}
+	}
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		runTool(t, dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "-purpose", "sslclient", "pki/issued/load-0037/cert.pem")
+	}
+	// A batch that collides with an existing name records nothing.
+	before := treeHash(t, filepath.Join(dir, "pki"))
+	r := mtlskit(t, dir, nil, "issue", "client", "--count", "60", "--cn-prefix", "load-")
+	if r.code != 1 || !strings.Contains(r.stderr, `name "load-0001" is taken`) {
+		t.Errorf("colliding batch: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if treeHash(t, filepath.Join(dir, "pki")) != before {
+		t.Error("a refused batch changed the store")
+	}
+	for _, bad := range [][]string{
+		{"issue", "client", "--count", "0", "--cn-prefix", "x-"},
+		{"issue", "client", "--count", "5"},
+		{"issue", "client", "--count", "5", "--cn-prefix", "x-", "--cn", "y"},
+	} {
+		if r := mtlskit(t, dir, nil, bad...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", bad, r.code, r.stderr)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/mtlskit/mtlskit/pki"
@@ -33,8 +34,16 @@ func issueCommand() *cli.Command {
 				Name:      "client",
 				Usage:     "issue a TLS client certificate (needs --cn or --san)",
 				UsageText: "mtlskit issue client --cn alice [--san spiffe://corp/alice,alice@example.com]",
-				Flags:     leafFlags(),
-				Action:    func(c *cli.Context) error { return issueLeaf(c, pki.KindClient) },
+				Flags: leafFlags(
+					&cli.IntFlag{Name: "count", Usage: "issue N client identities in one run (names PREFIX0001...)"},
+					&cli.StringFlag{Name: "cn-prefix", Usage: "with --count: common name prefix, e.g. load-"},
+				),
+				Action: func(c *cli.Context) error {
+					if c.IsSet("count") || c.IsSet("cn-prefix") {
+						return issueClients(c)
+					}
+					return issueLeaf(c, pki.KindClient)
+				},
 			},
 		},
 	}
@@ -100,3 +109,52 @@ func asFailure(op string, err error) error {
 }
 
 func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// maxCount bounds `issue client --count`.
+const maxCount = 100000
+
+// issueClients issues --count client identities named PREFIX0001... in
+// one process, under one lock and one index update.
+func issueClients(c *cli.Context) error {
+	n, prefix := c.Int("count"), c.String("cn-prefix")
+	switch {
+	case !c.IsSet("count") || n < 1 || n > maxCount:
+		return usagef("--count must be between 1 and %d, got %d", maxCount, n)
+	case prefix == "":
+		return usagef("--count needs --cn-prefix, e.g. --cn-prefix load-")
+	case c.IsSet("cn") || c.IsSet("name"):
+		return usagef("--count names each certificate from --cn-prefix: drop --cn and --name")
+	}
+	req, err := leafRequest(c, pki.KindClient)
+	if err != nil {
+		return err
+	}
+	if req.KeyType, err = keyTypeOf(c); err != nil {
+		return err
+	}
+	width := len(fmt.Sprint(n))
+	if width < 4 {
+		width = 4
+	}
+	reqs := make([]pki.Request, n)
+	names := make([]string, n)
+	for i := range reqs {
+		r := req
+		r.CommonName = fmt.Sprintf("%s%0*d", prefix, width, i+1)
+		if err := pki.CheckName(r.CommonName); err != nil {
+			return usagef("--cn-prefix: %v", err)
+		}
+		reqs[i], names[i] = r, r.CommonName
+	}
+	store := storeOf(c)
+	entries, _, err := store.IssueMany(reqs, names, pki.IssueOptions{Force: c.Bool("force"), Passphrase: caPassphrase(c)})
+	if err != nil {
+		return asFailure("issue client", err)
+	}
+	if c.Bool("json") {
+		return reportWritten(c, store, entries)
+	}
+	fmt.Fprintf(c.App.Writer, "issued %d client certificates, %s to %s, in %s\n", n, names[0], names[n-1], store.Path("issued"))
+	fmt.Fprintf(c.App.Writer, "  trust: %s (give this CA file to the peers)\n", store.RootCertPath())
+	return nil
+}
