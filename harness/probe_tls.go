@@ -94,7 +94,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 	a := remoteAlert(err)
 	switch {
 	case errors.As(err, &cve):
-		p.set(LiveTLS, pki.StatusFail, "mtlskit refused the server certificate, so the handshake stopped"+negotiated+": see live-server-chain", ev...)
+		p.set(LiveTLS, pki.StatusFail, "mtlskit refused the server certificate, so the handshake stopped"+negotiated+": see live-server-chain", sni)
 		p.diagnoseChain(cve.UnverifiedCertificates, err)
 		p.set(LiveClientCertRequest, pki.StatusSkip, "not reached: a verifying client stops at the server certificate, before it is asked for or sends its own")
 		p.stop(LiveServerChain)

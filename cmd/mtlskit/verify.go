@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
 	"github.com/urfave/cli/v2"
 )
@@ -26,6 +31,8 @@ func verifyCommand() *cli.Command {
 		Usage: "say in plain words why a certificate fails, check by check; with no --cert, audit the store",
 		UsageText: "mtlskit verify --cert server.pem [--key server.key] [--ca ca.pem] [--chain chain.pem]\n" +
 			"               [--host localhost | --ip 127.0.0.1] [--purpose server|client] [--at 2027-01-01T00:00:00Z] [--json]\n" +
+			"mtlskit verify --connect HOST:PORT|wss://HOST:PORT/PATH [--path /ws] [--cert client.pem --key client.key]\n" +
+			"               [--ca ca.pem] [--no-echo] [--timeout 5s] [--json]   (probe a live endpoint layer by layer)\n" +
 			"mtlskit verify [--dir pki] [--warn-within 30d] [--json]   (audit every certificate of the store)",
 		Description: "Exit status: 0 when every check passes (warnings allowed), 1 when any fails, 2 on a usage error. " +
 			"Check IDs and the JSON schema are in docs/verify.md.",
@@ -40,6 +47,10 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "purpose", Value: "server", Usage: "server or client: the EKU and SAN rules to apply"},
 			&cli.StringFlag{Name: "at", Usage: "check validity at this time (RFC 3339 or YYYY-MM-DD) instead of now"},
 			&cli.StringFlag{Name: "warn-within", Value: defaultWarnWithin, Usage: "warn when a certificate expires within this long, e.g. 30d"},
+			&cli.StringFlag{Name: "connect", Usage: "probe a live endpoint, `HOST:PORT` or wss://HOST:PORT/PATH, layer by layer (--cert/--key: the client certificate)"},
+			&cli.StringFlag{Name: "path", Usage: "--connect: the WebSocket path to upgrade (default /)"},
+			&cli.BoolFlag{Name: "no-echo", Usage: "--connect: stop at the upgrade, do not send a message"},
+			&cli.DurationFlag{Name: "timeout", Value: harness.DefaultTimeout, Usage: "--connect: limit for each layer"},
 		},
 		Action: verify,
 	}
@@ -95,6 +106,14 @@ func countStatuses(checks []pki.Check) statusCounts {
 func verify(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("verify takes no arguments, got %q: the certificate goes in --cert", c.Args().First())
+	}
+	if c.IsSet("connect") {
+		return verifyConnect(c)
+	}
+	for _, f := range []string{"path", "no-echo", "timeout"} {
+		if c.IsSet(f) {
+			return usagef("--%s needs --connect HOST:PORT", f)
+		}
 	}
 	at := time.Now()
 	if s := c.String("at"); s != "" {
@@ -381,4 +400,233 @@ func printAudit(w io.Writer, out auditOutput) {
 		verdict = p.red("FAIL")
 	}
 	fmt.Fprintf(w, "%s: %d certificates, %d failed, %d with warnings\n", verdict, len(out.Certificates), nFail, nWarn)
+}
+
+// connectOutput is the --json form of a live probe (mode "connect").
+type connectOutput struct {
+	SchemaVersion int          `json:"schema_version"`
+	Mode          string       `json:"mode"` // "connect"
+	Input         connectInput `json:"input"`
+	Result        string       `json:"result"` // "pass" or "fail"
+	harness.ProbeReport
+	Counts statusCounts `json:"counts"`
+}
+
+type connectInput struct {
+	Connect string `json:"connect"`
+	Host    string `json:"host"`
+	Port    string `json:"port"`
+	Path    string `json:"path"`
+	Cert    string `json:"cert,omitempty"`
+	Key     string `json:"key,omitempty"`
+	CA      string `json:"ca,omitempty"`
+	// Trust is where the server's trust anchors came from: "ca" (--ca),
+	// "store" (the store's root) or "system".
+	Trust   string `json:"trust"`
+	Echo    bool   `json:"echo"`
+	Timeout string `json:"timeout"`
+}
+
+// endpoint is a parsed --connect target.
+type endpoint struct{ host, port, path string }
+
+// parseEndpoint reads HOST:PORT or wss://HOST[:PORT]/PATH; --path, when
+// set, gives the path (and must agree with the URL's).
+func parseEndpoint(s, path string, pathSet bool) (endpoint, error) {
+	s = strings.TrimSpace(s)
+	bad := func(why string) error {
+		return usagef("--connect %q: %s (use HOST:PORT or wss://HOST:PORT/PATH)", s, why)
+	}
+	var e endpoint
+	if s == "" {
+		return e, bad("empty")
+	}
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return e, bad("not a URL")
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "wss", "https":
+		case "ws", "http":
+			return e, bad(u.Scheme + ":// has no TLS, and mutual TLS needs wss://")
+		default:
+			return e, bad("scheme " + u.Scheme + " is not wss")
+		}
+		e.host, e.port = u.Hostname(), u.Port()
+		if e.port == "" {
+			e.port = "443"
+		}
+		e.path = u.EscapedPath()
+		if u.RawQuery != "" {
+			e.path += "?" + u.RawQuery
+		}
+		if pathSet && e.path != "" && e.path != "/" && e.path != path {
+			return e, usagef("--connect %q has the path %s and --path says %s: give the path once", s, e.path, path)
+		}
+	} else {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return e, bad("no port")
+		}
+		e.host, e.port = h, p
+	}
+	if e.host == "" {
+		return e, bad("no host")
+	}
+	if n, err := strconv.Atoi(e.port); err != nil || n < 1 || n > 65535 {
+		return e, bad("port " + e.port + " is not a number from 1 to 65535")
+	}
+	if pathSet {
+		e.path = path
+	}
+	if e.path == "" {
+		e.path = "/"
+	}
+	if !strings.HasPrefix(e.path, "/") {
+		return e, usagef("--path %q must start with /", e.path)
+	}
+	return e, nil
+}
+
+// verifyConnect probes a live endpoint (harness.Probe) and prints one
+// line per layer.
+func verifyConnect(c *cli.Context) error {
+	for _, f := range []string{"chain", "host", "ip", "purpose", "at", "warn-within"} {
+		if c.IsSet(f) {
+			return usagef("--%s does not apply to --connect: the name dialled is the one in --connect, checked as a server", f)
+		}
+	}
+	e, err := parseEndpoint(c.String("connect"), c.String("path"), c.IsSet("path"))
+	if err != nil {
+		return err
+	}
+	in := connectInput{Connect: c.String("connect"), Host: e.host, Port: e.port, Path: e.path,
+		Cert: c.String("cert"), Key: c.String("key"), Echo: !c.Bool("no-echo")}
+	if (in.Cert == "") != (in.Key == "") {
+		return usagef("--cert and --key go together: the client certificate needs its private key")
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		return usagef("--timeout %s: give a positive duration such as 5s", timeout)
+	}
+	in.Timeout = timeout.String()
+	cfg := harness.ProbeConfig{Host: e.host, Port: e.port, Path: e.path, Echo: in.Echo, Timeout: timeout}
+
+	if in.Cert != "" {
+		certPEM, err := readInput("cert", in.Cert)
+		if err != nil {
+			return err
+		}
+		keyPEM, err := readInput("key", in.Key)
+		if err != nil {
+			return err
+		}
+		if pki.IsEncryptedKeyPEM(keyPEM) {
+			return failf("--key %s is encrypted: the probe needs it decrypted (openssl pkey -in %s -out plain.key)", in.Key, in.Key)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return failf("--cert %s with --key %s cannot be used as a client certificate: %s (check them: mtlskit verify --cert %s --key %s --purpose client)",
+				in.Cert, in.Key, errText(err), in.Cert, in.Key)
+		}
+		cfg.ClientCert = &pair
+	}
+
+	in.Trust, in.CA = "system", c.String("ca")
+	if in.CA == "" {
+		if s := storeOf(c); s.HasCA() {
+			in.CA, in.Trust = s.RootCertPath(), "store"
+		}
+	} else {
+		in.Trust = "ca"
+	}
+	if in.CA != "" {
+		data, err := readInput("ca", in.CA)
+		if err != nil {
+			return err
+		}
+		roots, check := pki.ReadCertFile(in.CA, "--ca", data)
+		if len(roots) == 0 {
+			return failf("--ca %s holds no certificate: %s", in.CA, check.Summary)
+		}
+		cfg.Roots = roots
+	}
+
+	rep := harness.Probe(context.Background(), cfg)
+	out := connectOutput{SchemaVersion: verifySchemaVersion, Mode: "connect", Input: in, Result: "pass",
+		ProbeReport: rep, Counts: countProbe(rep.Checks)}
+	if rep.Failed() {
+		out.Result = "fail"
+	}
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+	} else {
+		printConnect(c.App.Writer, out)
+	}
+	if rep.Failed() {
+		return silentFailure
+	}
+	return nil
+}
+
+func countProbe(checks []harness.ProbeCheck) statusCounts {
+	list := make([]pki.Check, len(checks))
+	for i, c := range checks {
+		list[i] = pki.Check{Status: c.Status}
+	}
+	return countStatuses(list)
+}
+
+func printConnect(w io.Writer, out connectOutput) {
+	p := palette{on: useColour(w)}
+	in := out.Input
+	trust := "the system roots"
+	switch in.Trust {
+	case "ca":
+		trust = in.CA
+	case "store":
+		trust = in.CA + " (the store's root)"
+	}
+	client := "no client certificate"
+	if in.Cert != "" {
+		client = "client certificate " + in.Cert
+	}
+	fmt.Fprintf(w, "%s (server checked against %s; %s)\n", p.bold("Probing "+out.URL), trust, client)
+	width := 0
+	for _, c := range out.Checks {
+		width = max(width, len(c.ID))
+	}
+	pad := strings.Repeat(" ", 4+2+width+2)
+	for _, c := range out.Checks {
+		fmt.Fprintf(w, "%s  %-*s  %s\n", statusWord(p, c.Status), width, c.ID, c.Summary)
+		if c.Status != pki.StatusSkip {
+			for _, e := range c.Evidence {
+				fmt.Fprintf(w, "%s%s\n", pad, e)
+			}
+		}
+		if len(c.Checks) > 0 {
+			if c.Status == pki.StatusPass {
+				n := countStatuses(c.Checks)
+				fmt.Fprintf(w, "%soffline checks: %d passed, %d skipped (--json lists them)\n", pad, n.Pass, n.Skip)
+			} else {
+				fmt.Fprintf(w, "%soffline checks of the chain the server sent:\n", pad)
+				printChecks(w, p, c.Checks, pad+"  ")
+			}
+		}
+		if c.Fix != "" && c.Status != pki.StatusPass {
+			fmt.Fprintf(w, "%s%s %s\n", pad, p.bold("fix:"), c.Fix)
+		}
+	}
+	n := out.Counts
+	verdict, where := p.green("PASS"), "every layer passed"
+	if out.Result == "fail" {
+		verdict, where = p.red("FAIL"), "a check failed"
+	}
+	if out.StoppedAt != "" {
+		where = "stopped at " + out.StoppedAt
+	}
+	fmt.Fprintf(w, "%s: %s; %d failed, %d warnings, %d passed, %d skipped\n", verdict, where, n.Fail, n.Warn, n.Pass, n.Skip)
 }
