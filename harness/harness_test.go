@@ -238,7 +238,8 @@ func TestJudgeCountsOnlyTheJudgedSidesRefusal(t *testing.T) {
 		pass bool
 	}{
 		{"server refusing at tls passes a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyServer}, true},
-		{"server refusing with http 403 passes a server-side reject", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer}, true},
+		{"server refusing with http 403 passes a server-side reject", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{HTTP: HTTPLayer{StatusCode: 403}}}, true},
+		{"a 502 is a broken server, not a refusal", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{HTTP: HTTPLayer{StatusCode: 502}}}, false},
 		{"client refusing fails a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyClient}, false},
 		{"a hang is not a rejection", server[0], Verdict{Outcome: NoUpgrade}, false},
 		{"a missing echo is not a rejection", server[0], Verdict{Outcome: NoEcho}, false},

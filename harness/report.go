@@ -66,7 +66,10 @@ func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 	} else {
 		for _, r := range rep.Results {
 			mark := "FAIL"
-			if r.Pass {
+			switch {
+			case r.Outcome == Skipped:
+				mark = "SKIP"
+			case r.Pass:
 				mark = "PASS"
 			}
 			rows = append(rows, row{[]string{r.Scenario.Name, string(r.Scenario.Side), string(r.Scenario.Expect), string(r.Outcome), plainReason(r)}, mark, r.Pass, r})
@@ -195,6 +198,9 @@ type reportJSON struct {
 	Summary       summaryJSON   `json:"summary"`
 	Results       []resultJSON  `json:"results"`
 	Controls      []controlJSON `json:"controls,omitempty"`
+	// SubjectErrors are failures of an external subject outside any
+	// scenario (a server command that hung on shutdown).
+	SubjectErrors []string `json:"subject_errors,omitempty"`
 }
 
 type summaryJSON struct {
@@ -224,7 +230,7 @@ func WriteJSON(w io.Writer, rep *Report) error {
 		DurationMS: ms(rep.Duration), TimeoutMS: ms(rep.Timeout),
 		TLSVersion: TLSVersionName(rep.TLSVersion), ServerSubject: rep.ServerSubject, ClientSubject: rep.ClientSubject,
 		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: len(rep.Results) - rep.Passed(), OK: rep.OK()},
-		Results: []resultJSON{},
+		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors,
 	}
 	for _, r := range rep.Results {
 		out.Results = append(out.Results, toJSON(r))

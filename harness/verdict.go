@@ -283,6 +283,9 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 		}
 		switch v.Outcome {
 		case RejectedTLS, RejectedHTTP:
+			if st := v.Layers.HTTP.StatusCode; v.Outcome == RejectedHTTP && (st < 400 || st > 499) {
+				return false, fmt.Sprintf("expected the %s to refuse, but it answered %d, which is not a refusal of the client (only a 4xx is): %s", judged, st, v.Reason.Text)
+			}
 			if v.RefusedBy == judged && v.Outcome == RejectedHTTP && strictTLS {
 				return false, fmt.Sprintf("expected a TLS-level refusal (--strict-tls), but the server completed the handshake and refused at the HTTP layer: %s", v.Reason.Text)
 			}
