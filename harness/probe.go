@@ -309,7 +309,7 @@ func (p *prober) dial(ctx context.Context, addrs []string) (net.Conn, bool) {
 	}
 	summary := "no TCP connection to port " + p.cfg.Port
 	if len(tried) == 1 {
-		summary = "no TCP connection to " + tried[0]
+		summary, tried = "no TCP connection to "+tried[0], nil
 	}
 	c := p.set(LiveTCP, pki.StatusFail, summary, tried...)
 	c.Fix = "start the server, or check the host and port"

@@ -193,7 +193,7 @@ func (p *prober) laxAfterHTTP(status int, refused bool) {
 	ev := p.laxEvidence()
 	switch {
 	case refused:
-		ev = append(ev, "the TLS handshake completed without a certificate: a client could still send a request; a refusal in the handshake is stricter")
+		ev = []string{"the TLS handshake completed without a certificate, so such a client can still send a request; a refusal in the handshake is stricter"}
 		p.set(LiveLaxServer, pki.StatusPass, fmt.Sprintf("the server refused a client without a certificate, at the HTTP layer (%d)", status), ev...)
 	case status < 400:
 		c := p.set(LiveLaxServer, pki.StatusFail, fmt.Sprintf("the server accepted a client without a certificate: the TLS handshake completed and the request was answered %d", status), ev...)
