@@ -637,15 +637,6 @@ func (x *index) find(name string) *Entry {
 	return nil
 }
 
-func (x *index) hasSerial(serial string) bool {
-	for _, e := range x.Entries {
-		if e.Serial == serial {
-			return true
-		}
-	}
-	return false
-}
-
 func (x *index) remove(name string) {
 	out := x.Entries[:0]
 	for _, e := range x.Entries {
