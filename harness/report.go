@@ -40,8 +40,9 @@ func paint(s string, code string, on bool) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// WriteTable writes one aligned row per result (scenario, expected,
-// observed, layer and reason, PASS/FAIL) and a summary line. For a
+// WriteTable writes one aligned row per result (PASS/FAIL, scenario,
+// side, expected, observed, then the layer and reason, which is the long
+// column and so comes last) and a summary line. For a
 // negative-control run the verdict column says CAUGHT or MISSED.
 func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 	type row struct {
@@ -52,8 +53,10 @@ func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 	}
 	var rows []row
 	header := []string{"SCENARIO", "SIDE", "EXPECTED", "OBSERVED", "LAYER: REASON", "RESULT"}
+	markWidth := len("RESULT")
 	if rep.Kind == KindControls {
 		header = []string{"CONTROL / SCENARIO", "SIDE", "EXPECTED", "OBSERVED", "LAYER: REASON", "CONTROL"}
+		markWidth = len("CAUGHT")
 		for _, c := range rep.Controls {
 			for _, r := range c.Results {
 				mark, good := "MISSED", false
@@ -85,21 +88,24 @@ func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 		}
 	}
 	var b strings.Builder
-	line := func(cells []string, last string) {
+	line := func(mark string, markLen int, cells []string) {
+		b.WriteString(mark)
+		b.WriteString(strings.Repeat(" ", markWidth-markLen+2))
 		for i, c := range cells {
 			b.WriteString(c)
-			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
 		}
-		b.WriteString(last)
 		b.WriteString("\n")
 	}
-	line(header[:5], header[5])
+	line(header[5], len(header[5]), header[:5])
 	for _, r := range rows {
 		code := "31"
 		if r.good {
 			code = "32"
 		}
-		line(r.cells, paint(r.mark, code, opt.Color))
+		line(paint(r.mark, code, opt.Color), len(r.mark), r.cells)
 		if !r.good && r.res.Mismatch != "" && rep.Kind != KindControls {
 			fmt.Fprintf(&b, "    why: %s\n", r.res.Mismatch)
 		}

@@ -123,7 +123,7 @@ func TestTableHasAlignedRowsSummaryAndColourOnlyWhenAsked(t *testing.T) {
 		t.Error("no colour with Color")
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if !strings.HasPrefix(lines[0], "SCENARIO") || !strings.HasPrefix(lines[len(lines)-1], "2 of 3 scenarios passed, 1 failed") {
+	if !strings.HasPrefix(lines[0], "RESULT  SCENARIO") || !strings.HasPrefix(lines[1], "PASS    valid-client") || !strings.HasPrefix(lines[len(lines)-1], "2 of 3 scenarios passed, 1 failed") {
 		t.Fatalf("table:\n%s", out)
 	}
 	col := strings.Index(lines[0], "EXPECTED")
