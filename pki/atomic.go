@@ -42,9 +42,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
+	crashPoint(crashAtomicWritten)
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
+	crashPoint(crashAtomicRenamed)
 	return syncDir(dir)
 }
 

@@ -91,6 +91,9 @@ func ParseKey(data, passphrase []byte) (crypto.Signer, error) {
 		if len(passphrase) == 0 {
 			return nil, ErrPassphraseNeeded
 		}
+		if n, ok := pbkdf2Iterations(der); ok && n > maxKeyIterations {
+			return nil, fmt.Errorf("the key's PBKDF2 iteration count %d is over %d: the file is damaged or hostile", n, maxKeyIterations)
+		}
 		k, err := pkcs8.ParsePKCS8PrivateKey(der, passphrase)
 		if err != nil {
 			return nil, ErrWrongPassphrase
@@ -182,6 +185,8 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 		der = b.Bytes
 	} else if bytes.Contains(data, []byte("-----BEGIN")) {
 		return nil, errors.New("the PEM data is truncated or damaged: no complete block found")
+	} else if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("the file is empty")
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {

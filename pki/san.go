@@ -113,10 +113,13 @@ func (s *SANs) add(e string, seen map[string]bool) error {
 			s.Emails = append(s.Emails, addr)
 		}
 	default:
-		name := strings.ToLower(e)
-		if err := checkDNSName(name, true); err != nil {
+		// Check before lower-casing: strings.ToLower maps some non-ASCII
+		// letters to ASCII (the Kelvin sign K to k), which would silently
+		// certify another name.
+		if err := checkDNSName(e, true); err != nil {
 			return fmt.Errorf("SAN %q is not a valid DNS name: %v", e, err)
 		}
+		name := strings.ToLower(e)
 		if !seen[name] {
 			seen[name] = true
 			s.DNS = append(s.DNS, name)

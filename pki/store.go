@@ -105,9 +105,10 @@ func (s *Store) HasCA() bool {
 	return err == nil
 }
 
-// withLock runs fn holding the store's exclusive lock, after removing
-// temporary files that an interrupted writer left behind.
-func (s *Store) withLock(fn func() error) error {
+// withLock runs fn holding the store's exclusive lock, after repairing
+// what an interrupted writer left behind (recoverLocked, reconcile). fn
+// gets the index as read under the lock, or the error reading it.
+func (s *Store) withLock(fn func(idx index, idxErr error) error) error {
 	if err := ensureDir(s.Dir); err != nil {
 		return err
 	}
@@ -120,24 +121,15 @@ func (s *Store) withLock(fn func() error) error {
 		return fmt.Errorf("locking %s: %w", s.Dir, err)
 	}
 	defer unlockFile(f)
-	s.removeStaleTemps()
-	return fn()
-}
-
-// removeStaleTemps deletes the temporary files and directories of writers
-// that died; only called with the lock held, so no writer is live.
-func (s *Store) removeStaleTemps() {
-	for _, dir := range []string{s.Dir, s.path(caDir), s.path(issuedDir)} {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), tmpPrefix) {
-				os.RemoveAll(filepath.Join(dir, e.Name()))
-			}
+	recheck := s.recoverLocked()
+	idx, idxErr := s.readIndex()
+	if idxErr == nil && s.reconcile(&idx, recheck) {
+		if err := s.writeIndex(idx); err != nil {
+			return err
 		}
 	}
+	crashPoint(crashLocked)
+	return fn(idx, idxErr)
 }
 
 // Init creates a root CA (and, with opts.Intermediate, an intermediate
@@ -145,7 +137,7 @@ func (s *Store) removeStaleTemps() {
 // CA unless opts.Force is set.
 func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 	var out []Entry
-	err := s.withLock(func() error {
+	err := s.withLock(func(idx index, idxErr error) error {
 		if s.HasCA() && !opts.Force {
 			return fmt.Errorf("%s already holds a CA: use it, pick another --dir, or pass --force to replace it (certificates it issued will no longer verify)", s.Dir)
 		}
@@ -197,15 +189,21 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 		if err := syncDir(tmp); err != nil {
 			return err
 		}
-		old := s.path(tmpPrefix + "old-ca")
+		crashPoint(crashInitWritten)
+		if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
+			return err
+		}
+		defer os.Remove(s.path(pendingName))
+		old := s.path(asidePrefix + caDir)
 		if err := os.Rename(s.path(caDir), old); err != nil {
 			return err
 		}
+		crashPoint(crashInitAside)
 		if err := os.Rename(tmp, s.path(caDir)); err != nil {
 			os.Rename(old, s.path(caDir))
 			return err
 		}
-		os.RemoveAll(old)
+		crashPoint(crashInitSwapped)
 		if err := syncDir(s.Dir); err != nil {
 			return err
 		}
@@ -216,12 +214,17 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 		}
 		// Certificates issued by a replaced CA stay listed (and fail the
 		// store audit) rather than vanish from the inventory.
-		idx, err := s.readIndex()
-		if err != nil {
+		if idxErr != nil {
 			idx = index{Version: indexVersion}
 		}
 		idx.Entries = append(withoutCA(idx.Entries), out...)
-		return s.writeIndex(idx)
+		if err := s.writeIndex(idx); err != nil {
+			return err
+		}
+		crashPoint(crashInitIndexed)
+		// The old CA goes only once the index names the new one.
+		os.RemoveAll(old)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -466,8 +469,7 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 	}
 	entries := make([]Entry, len(items))
 	issued := make([]*Issued, len(items))
-	err := s.withLock(func() error {
-		idx, err := s.readIndex()
+	err := s.withLock(func(idx index, err error) error {
 		if err != nil {
 			return err
 		}
@@ -519,6 +521,7 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 			if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
 				return err
 			}
+			crashPoint(crashIssueTmpDir)
 			if entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach); err != nil {
 				return err
 			}
@@ -528,19 +531,33 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 				return err
 			}
 		}
+		crashPoint(crashIssueWritten)
+		// The replaced directories go only once the index is written; a
+		// crash before that leaves them aside for the next writer to
+		// restore (recoverLocked).
+		var asides []string
+		if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
+			return err
+		}
+		defer os.Remove(s.path(pendingName))
 		for i, it := range items {
 			final := s.path(issuedDir, it.name)
 			if exists[i] {
-				old := s.path(issuedDir, tmpPrefix+"old-"+it.name)
+				old := s.path(asidePrefix + asideIssued + it.name)
 				if err := os.Rename(final, old); err != nil {
 					return err
 				}
-				defer os.RemoveAll(old)
-			}
-			if err := os.Rename(tmps[i], final); err != nil {
+				crashPoint(crashIssueAside)
+				if err := os.Rename(tmps[i], final); err != nil {
+					os.Rename(old, final)
+					return err
+				}
+				asides = append(asides, old)
+			} else if err := os.Rename(tmps[i], final); err != nil {
 				return err
 			}
 			tmps[i] = ""
+			crashPoint(crashIssueRenamed)
 		}
 		if err := syncDir(s.path(issuedDir)); err != nil {
 			return err
@@ -549,7 +566,14 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 			idx.remove(it.name)
 			idx.Entries = append(idx.Entries, entries[i])
 		}
-		return s.writeIndex(idx)
+		if err := s.writeIndex(idx); err != nil {
+			return err
+		}
+		crashPoint(crashIssueIndexed)
+		for _, old := range asides {
+			os.RemoveAll(old)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -596,11 +620,13 @@ func writeLeafFiles(dir, name string, kind Kind, issued *Issued, now time.Time, 
 		if err := writeNewFile(filepath.Join(dir, leafKeyFile), keyPEM, keyFileMode, sync); err != nil {
 			return Entry{}, err
 		}
+		crashPoint(crashIssueKey)
 		keyRel = filepath.Join(rel, leafKeyFile)
 	}
 	if err := writeNewFile(filepath.Join(dir, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode, sync); err != nil {
 		return Entry{}, err
 	}
+	crashPoint(crashIssueCert)
 	if err := writeNewFile(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode, sync); err != nil {
 		return Entry{}, err
 	}
@@ -655,14 +681,49 @@ func (s *Store) readIndex() (index, error) {
 	if err != nil {
 		return index{}, err
 	}
+	return parseIndex(s.path(indexFile), data)
+}
+
+// parseIndex decodes index.json (read from path) and checks what the
+// store relies on: a known version, known kinds, valid names and file
+// paths that stay inside the store. Its error is one line.
+func parseIndex(path string, data []byte) (index, error) {
 	var idx index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return index{}, fmt.Errorf("index %s is damaged (%v): restore it from a backup", s.path(indexFile), err)
+		return index{}, fmt.Errorf("index %s is damaged (%s): restore it from a backup", path, oneLine(err.Error()))
 	}
 	if idx.Version > indexVersion {
-		return index{}, fmt.Errorf("index %s has version %d, newer than this mtlskit understands (%d): upgrade mtlskit", s.path(indexFile), idx.Version, indexVersion)
+		return index{}, fmt.Errorf("index %s has version %d, newer than this mtlskit understands (%d): upgrade mtlskit", path, idx.Version, indexVersion)
+	}
+	for i, e := range idx.Entries {
+		bad := ""
+		switch {
+		case e.Kind != KindRoot && e.Kind != KindIntermediate && e.Kind != KindServer && e.Kind != KindClient:
+			bad = fmt.Sprintf("kind %.20q is unknown", string(e.Kind))
+		case CheckName(e.Name) != nil:
+			bad = fmt.Sprintf("name %.40q is not a valid certificate name", e.Name)
+		case !localPath(e.Cert, false) || !localPath(e.Key, true) || !localPath(e.Chain, true):
+			bad = "a file path is empty or points outside the store"
+		}
+		if bad != "" {
+			return index{}, fmt.Errorf("index %s is damaged (entry %d: %s): restore it from a backup", path, i+1, bad)
+		}
 	}
 	return idx, nil
+}
+
+// localPath reports whether p is a relative path inside the store (or
+// empty, when optional).
+func localPath(p string, optional bool) bool {
+	if p == "" {
+		return optional
+	}
+	return filepath.IsLocal(p)
+}
+
+// oneLine folds a message onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func (s *Store) writeIndex(idx index) error {
@@ -676,7 +737,11 @@ func (s *Store) writeIndex(idx index) error {
 
 // List returns every entry of the index, CAs first, then by name.
 func (s *Store) List() ([]Entry, error) {
+	s.settle()
 	if !s.HasCA() {
+		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
+		}
 		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
 	}
 	idx, err := s.readIndex()
@@ -704,6 +769,7 @@ func (s *Store) List() ([]Entry, error) {
 
 // Get returns the index entry of an issued certificate.
 func (s *Store) Get(name string) (*Entry, error) {
+	s.settle()
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err

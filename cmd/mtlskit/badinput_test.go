@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/pem"
+	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mtlskit/mtlskit/pki"
 )
 
 // TestBadInputFailsCleanly drives the binary with bad input. Each case
@@ -15,6 +22,10 @@ func TestBadInputFailsCleanly(t *testing.T) {
 	// A ready store, copied per case.
 	mustRun(t, base, "ca", "init")
 	mustRun(t, base, "issue", "client", "--cn", "alice")
+	writeCSR(t, filepath.Join(base, "good-csr.pem"))
+	mustRun(t, base, "sign", "--csr", "good-csr.pem", "--profile", "server", "--name", "fromcsr")
+	os.WriteFile(filepath.Join(base, "right-pass"), []byte("s3cret\n"), 0o600)
+	mustRun(t, base, "export", "p12", "alice", "--password-file", "right-pass")
 	files := map[string]string{
 		"garbage.pem": "\x00\x01\x02 not a pem at all \xff",
 		"empty.pem":   "",
@@ -24,6 +35,37 @@ func TestBadInputFailsCleanly(t *testing.T) {
 	}
 	key, _ := os.ReadFile(filepath.Join(base, "pki/issued/alice/key.pem"))
 	files["key-as-csr.pem"] = string(key)
+	cert, _ := os.ReadFile(filepath.Join(base, "pki/issued/alice/cert.pem"))
+	files["cert-as-csr.pem"] = string(cert)
+	files["trunc-cert.pem"] = string(cert[:len(cert)/2])
+	p12, _ := os.ReadFile(filepath.Join(base, "pki/issued/alice/alice.p12"))
+	files["alice.p12"] = string(p12)
+	rnd := make([]byte, 4096)
+	rand.New(rand.NewSource(6)).Read(rnd)
+	rnd[0] = 0x30 // looks like DER at first
+	files["garbage.bin"] = string(rnd)
+	csr, _ := os.ReadFile(filepath.Join(base, "good-csr.pem"))
+	block, _ := pem.Decode(csr)
+	block.Bytes[len(block.Bytes)-2] ^= 0x01 // a byte of the signature
+	files["badsig-csr.pem"] = string(pem.EncodeToMemory(block))
+	otherKey, _ := pki.GenerateKey(pki.ECDSAP256)
+	otherKeyPEM, _ := pki.EncodeKeyPEM(otherKey)
+	rootPEM, _ := os.ReadFile(filepath.Join(base, "pki/ca/root.pem"))
+	// setups that damage the copied store before the command runs
+	replace := func(rel, data string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "pki", rel), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	remove := func(rel string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "pki", rel)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 
 	cases := []struct {
 		name      string
@@ -31,6 +73,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		env       []string
 		encrypted bool // the store's CA key is encrypted with "s3cret"
 		noStore   bool // run where no CA exists
+		setup     func(t *testing.T, dir string)
 		code      int
 		want      string // substring of the one stderr line
 	}{
@@ -67,6 +110,38 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		{name: "encrypted CA without passphrase", encrypted: true, args: []string{"issue", "client", "--cn", "bob"}, code: 2, want: "MTLSKIT_CA_PASSPHRASE"},
 		{name: "missing passphrase file", encrypted: true, args: []string{"issue", "client", "--cn", "bob", "--passphrase-file", "nope"}, code: 1, want: "--passphrase-file nope cannot be read"},
 		{name: "store dir is a file", args: []string{"issue", "client", "--cn", "bob", "--dir", "garbage.pem"}, code: 1, want: "garbage.pem"},
+		// Issue 6: more of what people point mtlskit at.
+		{name: "SAN with unicode", args: []string{"issue", "server", "--san", "b\u00fccher.example"}, code: 2, want: "punycode"},
+		{name: "SAN with underscore", args: []string{"issue", "server", "--san", "under_score.example"}, code: 2, want: "underscore"},
+		{name: "SAN with a 300-char label", args: []string{"issue", "server", "--san", strings.Repeat("a", 300) + ".example"}, code: 2, want: "over the limit"},
+		{name: "SAN with a Kelvin sign", args: []string{"issue", "server", "--san", "\u212Aexample.com"}, code: 2, want: "punycode"},
+		{name: "validity over 290 years", args: []string{"issue", "client", "--cn", "x", "--validity", "291y"}, code: 2, want: "over 290 years"},
+		{name: "validity under a minute", args: []string{"issue", "client", "--cn", "x", "--validity", "30s"}, code: 2, want: "under a minute"},
+		{name: "empty --cn", args: []string{"issue", "client", "--cn", " "}, code: 2, want: "--cn is empty"},
+		{name: "count zero", args: []string{"issue", "client", "--count", "0", "--cn-prefix", "l-"}, code: 2, want: "--count must be between"},
+		{name: "wrong CA passphrase in env", encrypted: true, env: []string{"MTLSKIT_CA_PASSPHRASE=nope"}, args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "wrong passphrase"},
+		{name: "sign empty CSR", args: []string{"sign", "--csr", "empty.pem", "--profile", "client"}, code: 1, want: "the file is empty"},
+		{name: "sign binary garbage", args: []string{"sign", "--csr", "garbage.bin", "--profile", "client"}, code: 1, want: "not a readable certificate request"},
+		{name: "sign a cert passed as CSR", args: []string{"sign", "--csr", "cert-as-csr.pem", "--profile", "client"}, code: 1, want: `"CERTIFICATE", not a certificate request`},
+		{name: "sign CSR with a bad signature", args: []string{"sign", "--csr", "badsig-csr.pem", "--profile", "server"}, code: 1, want: "signature does not verify"},
+		{name: "inspect binary garbage", args: []string{"inspect", "garbage.bin"}, code: 1, want: "garbage.bin"},
+		{name: "inspect truncated PEM cert", args: []string{"inspect", "trunc-cert.pem"}, code: 1, want: "truncated or damaged"},
+		{name: "inspect p12 with wrong password", args: []string{"inspect", "alice.p12", "--password-file", "wrong-pass"}, code: 1, want: "PKCS#12 password is wrong"},
+		{name: "export p12 over an existing file", args: []string{"export", "p12", "alice", "--password-file", "right-pass"}, code: 1, want: "exists: pass --force"},
+		{name: "export p12 of a CSR-signed cert", args: []string{"export", "p12", "fromcsr", "--password-file", "right-pass"}, code: 1, want: "signed from a CSR"},
+		{name: "ca init in a file", noStore: true, args: []string{"ca", "init", "--dir", "garbage.pem"}, code: 1, want: "garbage.pem"},
+		{name: "list a store that is a file", noStore: true, args: []string{"list", "--dir", "garbage.pem"}, code: 1, want: "is a file, not a directory"},
+		{name: "index.json damaged", setup: replace("index.json", "{\"version\": 1, \"entries\": [\x00"), args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "is damaged"},
+		{name: "index.json empty, list", setup: replace("index.json", ""), args: []string{"list"}, code: 1, want: "is damaged"},
+		{name: "index.json from the future", setup: replace("index.json", `{"version": 9, "entries": []}`), args: []string{"list"}, code: 1, want: "upgrade mtlskit"},
+		{name: "index.json path escapes the store", setup: replace("index.json", `{"version":1,"entries":[{"name":"evil","kind":"client","cert":"../../etc/passwd","key":"../../etc/shadow"}]}`), args: []string{"export", "p12", "evil", "--password-file", "right-pass"}, code: 1, want: "points outside the store"},
+		{name: "root-key.pem missing", setup: remove("ca/root-key.pem"), args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "cannot be read"},
+		{name: "root.pem damaged", setup: replace("ca/root.pem", "garbage"), args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "root.pem"},
+		{name: "CA key does not match the CA cert", setup: replace("ca/root-key.pem", string(otherKeyPEM)), args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "does not belong to"},
+		{name: "cert where the CA key is expected", setup: replace("ca/root-key.pem", string(rootPEM)), args: []string{"issue", "client", "--cn", "bob"}, code: 1, want: "a certificate, not a private key"},
+		{name: "read-only store", setup: readOnlyStore, args: []string{"issue", "client", "--cn", "bob", "--dir", "mnt/pki"}, code: 1, want: "read-only file system"},
+		{name: "full disk", setup: fullDiskStore, args: []string{"issue", "client", "--cn", "bob", "--dir", "mnt/pki"}, code: 1, want: "no space left on device"},
+		{name: "full disk, batch", setup: fullDiskStore, args: []string{"issue", "client", "--count", "20", "--cn-prefix", "l-", "--dir", "mnt/pki"}, code: 1, want: "no space left on device"},
 	}
 	encBase := t.TempDir()
 	os.WriteFile(filepath.Join(encBase, "right-pass"), []byte("s3cret\n"), 0o600)
@@ -84,6 +159,9 @@ func TestBadInputFailsCleanly(t *testing.T) {
 			}
 			for name, data := range files {
 				os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600)
+			}
+			if c.setup != nil {
+				c.setup(t, dir)
 			}
 			before := treeHash(t, dir)
 			r := mtlskit(t, dir, c.env, c.args...)
@@ -127,4 +205,75 @@ func copyTree(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mountTmpfs mounts a small tmpfs at dir/mnt (root only) and copies the
+// case's store into it as mnt/pki; the test is skipped when mounting is
+// not possible here.
+func mountTmpfs(t *testing.T, dir, size string) string {
+	t.Helper()
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: mounting a tmpfs needs root, and this test runs as another user")
+	}
+	if out, err := badinputTool(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt); err != nil {
+		t.Skipf("skipped: cannot mount a tmpfs here (%v: %s)", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := badinputTool(t, "umount", mnt); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	copyTree(t, filepath.Join(dir, "pki"), filepath.Join(mnt, "pki"))
+	return mnt
+}
+
+func badinputTool(t *testing.T, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, name, args...).CombinedOutput()
+}
+
+// readOnlyStore puts the store where it cannot be written. chmod 0500
+// does not stop root (these tests run as root here and in CI), so as
+// root the store goes on a tmpfs remounted read-only; as another user,
+// the store's directories are made 0500.
+func readOnlyStore(t *testing.T, dir string) {
+	if os.Geteuid() != 0 {
+		mnt := filepath.Join(dir, "mnt")
+		copyTree(t, filepath.Join(dir, "pki"), filepath.Join(mnt, "pki"))
+		for _, d := range []string{"pki", "pki/ca", "pki/issued"} {
+			os.Chmod(filepath.Join(mnt, d), 0o500)
+		}
+		t.Cleanup(func() {
+			for _, d := range []string{"pki", "pki/ca", "pki/issued"} {
+				os.Chmod(filepath.Join(mnt, d), 0o700)
+			}
+		})
+		return
+	}
+	mnt := mountTmpfs(t, dir, "1m")
+	if out, err := badinputTool(t, "mount", "-o", "remount,ro", mnt); err != nil {
+		t.Skipf("skipped: cannot remount the tmpfs read-only (%v: %s)", err, out)
+	}
+}
+
+// fullDiskStore puts the store on a small tmpfs and fills it.
+func fullDiskStore(t *testing.T, dir string) {
+	mnt := mountTmpfs(t, dir, "256k")
+	f, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for i := 0; i < 1024; i++ {
+		if _, err := f.Write(chunk); err != nil {
+			return // full
+		}
+	}
+	t.Skip("skipped: the tmpfs did not fill up")
 }
