@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt demo bench man clean
+.PHONY: build test lint fmt demo bench man clean fuzz
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
@@ -28,6 +28,18 @@ fmt:
 # full scenario matrix against the reference pair, a verdict table.
 demo: build
 	./$(BIN) harness run
+
+# Fuzz every target in pki (FuzzParseSANs, FuzzParseCerts, ...) for
+# FUZZTIME each, one at a time with one worker; a crasher is written to
+# pki/testdata/fuzz/<Target>/ and fails the run. .ci/run uses FUZZTIME=3s.
+FUZZTIME ?= 60s
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9]*' pki/*_test.go | sed 's/^func //')
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./pki/ || exit 1; \
+	done
 
 # The man page, generated from the command definitions.
 man:
