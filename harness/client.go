@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -221,17 +222,24 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	start = time.Now()
 	L.HTTP.Status = LayerFailed
 	_ = tc.SetDeadline(start.Add(cfg.Timeout))
+	capped := newCappedConn(tc, MaxHeaderBytes+4096) // the slack is one bufio read
 	dialer := websocket.Dialer{
-		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tc, nil },
+		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return capped, nil },
 		HandshakeTimeout:  cfg.Timeout,
 	}
 	ws, resp, err := dialer.DialContext(ctx, cfg.URL(), nil)
+	capped.lift()
 	L.HTTP.Millis = ms(time.Since(start))
 	if err != nil {
 		L.HTTP.Error = err.Error()
 		if a := remoteAlert(err); a != nil {
 			L.HTTP.Error = ""
 			return lateRefusal(a, &L.HTTP.Layer)
+		}
+		if errors.Is(err, errTooLarge) {
+			r := Reason{ReasonBadUpgrade, fmt.Sprintf("the server's answer to the upgrade request did not end its headers within %d bytes", MaxHeaderBytes)}
+			L.HTTP.Detail = r.Text
+			return end("http", NoUpgrade, "", r)
 		}
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			L.HTTP.StatusCode = resp.StatusCode
@@ -257,7 +265,7 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		}
 		var r Reason
 		switch {
-		case isTimeout(err):
+		case isTimeout(err) || capped.timedOut():
 			r = Reason{ReasonUpgradeTimeout, fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", cfg.Timeout)}
 		case isClosed(err) && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got():
 			// Servers that drop a refused TLS 1.3 client without sending
@@ -345,6 +353,8 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		switch {
 		case errors.As(readErr, &ce):
 			r = Reason{ReasonEchoClosed, fmt.Sprintf("after 101 the server closed with %d %q; %d of %d messages echoed", ce.Code, ce.Text, L.WS.Echoed, len(msgs))}
+		case errors.Is(readErr, websocket.ErrReadLimit):
+			r = Reason{ReasonEchoMismatch, fmt.Sprintf("after 101 the server sent a message larger than the %d-byte read limit (closed with 1009 before reading it); %d of %d messages echoed", MaxMessageSize, L.WS.Echoed, len(msgs))}
 		case isTimeout(readErr):
 			r = Reason{ReasonEchoTimeout, fmt.Sprintf("after 101, %d of %d messages came back within %s", L.WS.Echoed, len(msgs), cfg.Timeout)}
 		case isClosed(readErr):
@@ -443,4 +453,47 @@ func describe(binary bool, data []byte) string {
 		kind = "binary"
 	}
 	return fmt.Sprintf("%s of %d bytes starting %q", kind, len(data), prefix(data, 16))
+}
+
+// cappedConn fails reads with errTooLarge once limit bytes have been read,
+// until lift is called: the WebSocket handshake reads the server's answer
+// through it, so an endless header costs at most limit bytes.
+//
+// It also records a read that hit the deadline: bufio hands back a partial
+// line without the error, so a server trickling its answer past the
+// deadline makes http.ReadResponse report a malformed answer instead.
+type cappedConn struct {
+	net.Conn
+	left     atomic.Int64 // -1: lifted
+	deadline atomic.Bool
+}
+
+// timedOut reports whether a read hit the deadline.
+func (c *cappedConn) timedOut() bool { return c.deadline.Load() }
+
+func newCappedConn(c net.Conn, limit int64) *cappedConn {
+	cc := &cappedConn{Conn: c}
+	cc.left.Store(limit)
+	return cc
+}
+
+func (c *cappedConn) lift() { c.left.Store(-1) }
+
+func (c *cappedConn) Read(p []byte) (int, error) {
+	left := c.left.Load()
+	if left < 0 {
+		return c.Conn.Read(p)
+	}
+	if left == 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left.Add(-int64(n))
+	if err != nil && isTimeout(err) {
+		c.deadline.Store(true)
+	}
+	return n, err
 }

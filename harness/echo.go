@@ -15,10 +15,12 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// The plain ws:// echo backend's limits (mtlskit harness echo).
+// The plain ws:// echo backend's limits (mtlskit harness echo), the
+// defaults of EchoOptions. docs/harness.md, "Hostile peers", says how each
+// bounds a misbehaving client.
 const (
 	// EchoReadLimit is the largest message it accepts (larger ones close
-	// the connection with 1009).
+	// the connection with 1009 before any of the payload is read).
 	EchoReadLimit = MaxMessageSize
 	// EchoHeaderTimeout bounds reading the upgrade request's headers.
 	EchoHeaderTimeout = 10 * time.Second
@@ -27,8 +29,46 @@ const (
 	// EchoWriteTimeout bounds writing one echo.
 	EchoWriteTimeout = 10 * time.Second
 	// EchoMaxHeaderBytes bounds the request headers.
-	EchoMaxHeaderBytes = 16 << 10
+	EchoMaxHeaderBytes = MaxHeaderBytes
+	// EchoMaxConns bounds the connections open at once; one more is
+	// closed as soon as it is accepted.
+	EchoMaxConns = 1024
 )
+
+// EchoOptions are the echo backend's limits; a zero field takes the
+// default constant of the same name (EchoReadLimit, ...).
+type EchoOptions struct {
+	ReadLimit      int64
+	HeaderTimeout  time.Duration
+	IdleTimeout    time.Duration
+	WriteTimeout   time.Duration
+	MaxHeaderBytes int
+	MaxConns       int
+	// Log, when set, gets one line per connection.
+	Log io.Writer
+}
+
+func (o EchoOptions) withDefaults() EchoOptions {
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = EchoReadLimit
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = EchoHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = EchoIdleTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = EchoWriteTimeout
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = EchoMaxHeaderBytes
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = EchoMaxConns
+	}
+	return o
+}
 
 // ListenEcho listens where the echo backend serves: "unix:/path.sock"
 // (a stale socket file is replaced) or a loopback host:port. The backend
@@ -53,12 +93,19 @@ func ListenEcho(listen string) (net.Listener, error) {
 	return net.Listen("tcp", listen)
 }
 
-// ServeEcho serves the plain ws:// echo backend on ln until ctx ends: any
-// path upgrades to WebSocket and every text and binary message is sent
-// back as it came. A request that is not an upgrade gets 426. Limits:
-// EchoReadLimit, EchoHeaderTimeout, EchoIdleTimeout, EchoWriteTimeout,
-// EchoMaxHeaderBytes. When log is set, one line per connection.
+// ServeEcho serves the plain ws:// echo backend on ln until ctx ends with
+// the default limits (ServeEchoWith).
 func ServeEcho(ctx context.Context, ln net.Listener, log io.Writer) error {
+	return ServeEchoWith(ctx, ln, EchoOptions{Log: log})
+}
+
+// ServeEchoWith serves the plain ws:// echo backend on ln until ctx ends:
+// any path upgrades to WebSocket and every text and binary message is
+// sent back as it came. A request that is not an upgrade gets 426. The
+// options bound what a client may cost.
+func ServeEchoWith(ctx context.Context, ln net.Listener, opts EchoOptions) error {
+	opts = opts.withDefaults()
+	log := opts.Log
 	var mu sync.Mutex
 	conns := map[*websocket.Conn]bool{}
 	var wg sync.WaitGroup
@@ -69,7 +116,7 @@ func ServeEcho(ctx context.Context, ln net.Listener, log io.Writer) error {
 			mu.Unlock()
 		}
 	}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, HandshakeTimeout: EchoHeaderTimeout}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, HandshakeTimeout: opts.HeaderTimeout}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !websocket.IsWebSocketUpgrade(r) {
 			http.Error(w, "mtlskit echo: WebSocket upgrade required", http.StatusUpgradeRequired)
@@ -90,25 +137,25 @@ func ServeEcho(ctx context.Context, ln net.Listener, log io.Writer) error {
 			ws.Close()
 			wg.Done()
 		}()
-		ws.SetReadLimit(EchoReadLimit)
+		ws.SetReadLimit(opts.ReadLimit)
 		n := 0
 		for {
-			_ = ws.SetReadDeadline(time.Now().Add(EchoIdleTimeout))
+			_ = ws.SetReadDeadline(time.Now().Add(opts.IdleTimeout))
 			mt, data, err := ws.ReadMessage()
 			if err != nil {
 				logf("echo: %s %s (verify=%q dn=%q): echoed %d messages, then %v", r.RemoteAddr, r.URL.Path, r.Header.Get("X-Client-Verify"), r.Header.Get("X-Client-DN"), n, err)
 				return // gorilla answers a close frame itself
 			}
-			_ = ws.SetWriteDeadline(time.Now().Add(EchoWriteTimeout))
+			_ = ws.SetWriteDeadline(time.Now().Add(opts.WriteTimeout))
 			if err := ws.WriteMessage(mt, data); err != nil {
 				return
 			}
 			n++
 		}
 	})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: EchoHeaderTimeout, MaxHeaderBytes: EchoMaxHeaderBytes, IdleTimeout: EchoIdleTimeout}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: opts.HeaderTimeout, MaxHeaderBytes: opts.MaxHeaderBytes, IdleTimeout: opts.IdleTimeout}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(newCapListener(ln, opts.MaxConns)) }()
 	select {
 	case err := <-errc:
 		return err
@@ -123,5 +170,62 @@ func ServeEcho(ctx context.Context, ln net.Listener, log io.Writer) error {
 	}
 	mu.Unlock()
 	wg.Wait()
+	return nil
+}
+
+// capListener closes a connection accepted while max are open, so a
+// flood costs a bounded number of descriptors and goroutines.
+type capListener struct {
+	net.Listener
+	mu   sync.Mutex
+	open int
+	max  int
+}
+
+func newCapListener(ln net.Listener, max int) net.Listener {
+	return &capListener{Listener: ln, max: max}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if l.open >= l.max {
+			l.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		l.open++
+		l.mu.Unlock()
+		return &capConn{Conn: c, l: l}, nil
+	}
+}
+
+// capConn gives its slot back when it is closed (once).
+type capConn struct {
+	net.Conn
+	l    *capListener
+	once sync.Once
+}
+
+func (c *capConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		c.l.mu.Unlock()
+	})
+	return err
+}
+
+// CloseWrite lets net/http half-close before it closes (so a 431 is read
+// before the reset).
+func (c *capConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
 	return nil
 }

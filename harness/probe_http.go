@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,17 +30,23 @@ var keyHeaders = []string{"Server", "Content-Type", "Content-Length", "Connectio
 func (p *prober) upgrade(ctx context.Context, tc *tls.Conn) {
 	start := time.Now()
 	_ = tc.SetDeadline(start.Add(p.cfg.Timeout))
+	capped := newCappedConn(tc, MaxHeaderBytes+4096) // the slack is one bufio read
 	dialer := websocket.Dialer{
-		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return tc, nil },
+		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return capped, nil },
 		HandshakeTimeout:  p.cfg.Timeout,
 	}
 	ws, resp, err := dialer.DialContext(ctx, p.cfg.URL(), nil)
+	capped.lift()
 	took := time.Since(start).Round(time.Microsecond)
 	reqLine := "request: GET " + p.cfg.path() + " with Upgrade: websocket, Host: " + net.JoinHostPort(p.cfg.Host, p.cfg.Port)
 	if err != nil {
 		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
 			p.answered(resp, reqLine, took)
 			return
+		}
+		if capped.timedOut() && !isTimeout(err) {
+			// bufio returned the partial line without the deadline's error
+			err = fmt.Errorf("%w (reading the answer: %w)", err, os.ErrDeadlineExceeded)
 		}
 		p.noAnswer(err, reqLine)
 		return
@@ -217,6 +224,9 @@ func (p *prober) noAnswer(err error, reqLine string) {
 	switch a := remoteAlert(err); {
 	case a != nil:
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, "the server answered the request with "+a.String(), ev...)
+	case errors.Is(err, errTooLarge):
+		c = p.set(LiveHTTPUpgrade, pki.StatusFail, fmt.Sprintf("the server's answer to the upgrade request did not end its headers within %d bytes", MaxHeaderBytes), ev...)
+		c.Fix = "fix the server's WebSocket handshake: its answer never ends (RFC 6455 section 4.2.2)"
 	case isTimeout(err):
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, fmt.Sprintf("no answer to the upgrade request within %s", p.cfg.Timeout), ev...)
 		c.Fix = "the server accepted TLS but does not answer HTTP on this path: check the server's log"
@@ -266,6 +276,8 @@ func (p *prober) echo(ws *websocket.Conn) {
 		switch {
 		case errors.As(err, &ce):
 			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("the server closed the WebSocket with %d %q instead of echoing", ce.Code, ce.Text), sent)
+		case errors.Is(err, websocket.ErrReadLimit):
+			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("the server sent a message larger than the %d-byte read limit instead of the echo (closed with 1009)", MaxMessageSize), sent)
 		case isTimeout(err):
 			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("nothing came back within %s", p.cfg.Timeout), sent)
 		case isClosed(err):

@@ -19,8 +19,22 @@ import (
 	"github.com/mtlskit/mtlskit/pki"
 )
 
-// MaxMessageSize is the reference server's read limit for one message.
+// MaxMessageSize is the reference server's read limit for one message
+// (and the reference client's and the probe's): a larger message, or a
+// frame header claiming one, ends the connection with 1009 before any of
+// the payload is read.
 const MaxMessageSize = 4 << 20
+
+// MaxHeaderBytes bounds the request line and headers of an upgrade
+// request the reference server reads (a larger request is answered 431),
+// and the status line and headers of an answer the reference client and
+// the probe read (a larger answer is a bad-upgrade).
+const MaxHeaderBytes = 16 << 10
+
+// maxObservations bounds the observations a running server keeps (the
+// first ones); a long-running `harness serve` reports each connection
+// through observe instead.
+const maxObservations = 1024
 
 // DefaultTimeout bounds each phase (dial, TLS, upgrade, echo, close).
 const DefaultTimeout = 5 * time.Second
@@ -228,6 +242,8 @@ type runningServer struct {
 	conns  map[net.Conn]bool
 	closed bool
 	obs    []ServerObservation
+	// seen counts the connections; obs keeps at most maxObservations.
+	seen int
 }
 
 func (r *runningServer) Addr() string { return r.ln.Addr().String() }
@@ -262,7 +278,7 @@ func (r *runningServer) Observations() []ServerObservation {
 	out := make([]ServerObservation, len(r.obs))
 	copy(out, r.obs)
 	for i := range out {
-		out[i].Connections = len(out)
+		out[i].Connections = r.seen
 	}
 	return out
 }
@@ -289,7 +305,10 @@ func (r *runningServer) accept() {
 			_ = c.Close()
 			r.mu.Lock()
 			delete(r.conns, c)
-			r.obs = append(r.obs, o)
+			r.seen++
+			if len(r.obs) < maxObservations {
+				r.obs = append(r.obs, o)
+			}
 			r.mu.Unlock()
 			if r.subject.observe != nil {
 				r.subject.observe(o)
@@ -334,14 +353,20 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	start = time.Now()
 	o.HTTP.Status = LayerFailed
 	_ = raw.SetDeadline(start.Add(r.timeout))
-	counted := &countingReader{r: tc}
+	counted := &countingReader{r: tc, limit: MaxHeaderBytes + 4096} // the slack is one bufio read
 	br := bufio.NewReader(counted)
 	req, err := http.ReadRequest(br)
+	counted.limit = 0 // the WebSocket frames are read through br too
 	o.HTTP.Millis = ms(time.Since(start))
 	o.HTTP.BytesReceived = counted.n
 	if err != nil {
 		o.HTTP.Error = err.Error()
 		switch a := remoteAlert(err); {
+		case errors.Is(err, errTooLarge):
+			o.HTTP.Detail = fmt.Sprintf("the request's headers exceeded %d bytes: answered 431", MaxHeaderBytes)
+			o.HTTP.StatusSent = http.StatusRequestHeaderFieldsTooLarge
+			_ = raw.SetWriteDeadline(time.Now().Add(min(r.timeout, time.Second)))
+			fmt.Fprintf(tc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 		case a != nil:
 			o.TLS.AlertAfterHandshake = a
 			o.HTTP.Detail = fmt.Sprintf("the client sent %s after the handshake instead of a request", a)
@@ -516,13 +541,27 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// countingReader counts the bytes read through it.
+// errTooLarge is what a cappedReader (or cappedConn) returns once its
+// limit is reached.
+var errTooLarge = errors.New("header limit exceeded")
+
+// countingReader counts the bytes read through it and, while limit is
+// positive, fails with errTooLarge once limit bytes have been read.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	limit int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.limit > 0 {
+		if c.n >= c.limit {
+			return 0, errTooLarge
+		}
+		if left := c.limit - c.n; int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
