@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
@@ -33,7 +34,7 @@ func harnessCommand() *cli.Command {
 				Usage: "run the scenarios against the reference pair; exit 0 when every one matched its expectation",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "scenario", Usage: "run only this scenario (repeatable; see 'mtlskit harness list')"},
-					&cli.StringFlag{Name: "format", Value: "table", Usage: "report format: table, json or junit"},
+					&cli.StringFlag{Name: "format", Value: "table", Usage: "report format: table, json, junit or html (one self-contained page)"},
 					&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of stdout"},
 					&cli.StringFlag{Name: "keep", Usage: "keep each scenario's certificates and a repro.sh in `DIR`"},
 					&cli.DurationFlag{Name: "timeout", Value: harness.DefaultTimeout, Usage: "limit for each phase (dial, TLS, upgrade, echo, close)"},
@@ -136,9 +137,9 @@ func harnessRun(c *cli.Context) error {
 	}
 	format := c.String("format")
 	switch format {
-	case "table", "json", "junit":
+	case "table", "json", "junit", "html":
 	default:
-		return usagef("--format %q is not supported: use table, json or junit", format)
+		return usagef("--format %q is not supported: use table, json, junit or html", format)
 	}
 	timeout := c.Duration("timeout")
 	if timeout <= 0 {
@@ -185,10 +186,19 @@ func harnessRun(c *cli.Context) error {
 	if ext.client != nil {
 		opts.Client = ext.client
 	}
-	if isTerminal(stderr) {
-		opts.Progress = func(done, total int, _ harness.Result) {
-			fmt.Fprintf(stderr, "\r%d/%d", done, total)
+	// Progress (encounters done / total) on stderr, only on a terminal and
+	// only once the run has taken more than a second.
+	total := len(scenarios)
+	if controls {
+		total = 0
+		for _, k := range harness.NegativeControls() {
+			total += len(k.Scenarios)
 		}
+	}
+	var prog *progressLine
+	if isTerminal(stderr) {
+		prog = startProgress(stderr, total, time.Second)
+		opts.Progress = func(done, _ int, _ harness.Result) { prog.set(done) }
 	}
 	ctx := c.Context
 	if ctx == nil {
@@ -200,8 +210,8 @@ func harnessRun(c *cli.Context) error {
 	} else {
 		rep, err = harness.Run(ctx, scenarios, opts)
 	}
-	if opts.Progress != nil {
-		fmt.Fprint(stderr, "\r\x1b[K")
+	if prog != nil {
+		prog.stop()
 	}
 	if err != nil {
 		return failf("harness run: %v", err)
@@ -223,6 +233,8 @@ func harnessRun(c *cli.Context) error {
 		err = harness.WriteJSON(&buf, rep)
 	case "junit":
 		err = harness.WriteJUnit(&buf, rep)
+	case "html":
+		err = harness.WriteHTML(&buf, rep)
 	default:
 		err = harness.WriteTable(&buf, rep, harness.TableOptions{
 			Color:   toStdout && useColour(c.App.Writer),
@@ -269,4 +281,62 @@ func summary(rep *harness.Report) string {
 		return fmt.Sprintf("%d of %d negative controls caught", n, len(rep.Controls))
 	}
 	return fmt.Sprintf("%d of %d scenarios passed in %s", rep.Passed(), len(rep.Results), rep.Duration.Round(time.Millisecond))
+}
+
+// progressLine shows "done/total" on a terminal, redrawn in place, once
+// the run has lasted longer than its delay; stop erases it.
+type progressLine struct {
+	mu      sync.Mutex
+	done    int
+	quit    chan struct{}
+	stopped chan struct{}
+}
+
+func startProgress(w io.Writer, total int, delay time.Duration) *progressLine {
+	p := &progressLine{quit: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(p.stopped)
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-p.quit:
+			return
+		case <-timer.C:
+		}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		last := -1
+		defer func() {
+			if last >= 0 {
+				fmt.Fprint(w, "\r\x1b[K")
+			}
+		}()
+		for {
+			p.mu.Lock()
+			done := p.done
+			p.mu.Unlock()
+			if done != last {
+				fmt.Fprintf(w, "\r\x1b[Kmtlskit harness: %d/%d encounters done", done, total)
+				last = done
+			}
+			select {
+			case <-p.quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progressLine) set(done int) {
+	p.mu.Lock()
+	p.done = done
+	p.mu.Unlock()
+}
+
+// stop erases the line (if it was shown) and waits for it.
+func (p *progressLine) stop() {
+	close(p.quit)
+	<-p.stopped
 }

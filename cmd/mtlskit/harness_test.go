@@ -66,7 +66,7 @@ func TestHarnessRunUsageErrorsExitTwo(t *testing.T) {
 		want []string
 	}{
 		{"unknown scenario lists the valid names", []string{"--scenario", "no-such"}, []string{`"no-such"`, "valid-client", "server-full-chain"}},
-		{"unknown format", []string{"--format", "xml"}, []string{`"xml"`, "table, json or junit"}},
+		{"unknown format", []string{"--format", "xml"}, []string{`"xml"`, "table, json, junit or html"}},
 		{"bad tls version", []string{"--tls-version", "1.1"}, []string{"1.2 or 1.3"}},
 		{"negative timeout", []string{"--timeout", "-1s"}, []string{"--timeout"}},
 		{"positional argument", []string{"valid-client"}, []string{"--scenario NAME"}},
