@@ -759,3 +759,35 @@ func TestHostileServersGetAVerdictNotAHang(t *testing.T) {
 		})
 	}
 }
+
+// TestServerKeepsBoundedObservations: a server (harness serve runs for
+// days) keeps the observations of its first maxObservations connections
+// only, and still counts them all.
+func TestServerKeepsBoundedObservations(t *testing.T) {
+	srv, err := ReferenceServer().Start(context.Background(), ServerConfig{Encounter: standard(testMaterials()), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = maxObservations + 50
+	for range n {
+		c, err := net.Dial("tcp", srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Half-close, then wait for the server to close: it has then
+		// recorded the connection.
+		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	obs := srv.Observations()
+	if len(obs) != maxObservations || obs[0].Connections != n {
+		t.Fatalf("kept %d observations counting %d connections, want %d counting %d", len(obs), obs[0].Connections, maxObservations, n)
+	}
+}
