@@ -275,8 +275,17 @@ func nodeWS(t *testing.T) (node, nodePath string) {
 }
 
 func TestSnippetNginxServer(t *testing.T) {
-	nginx := needTool(t, "nginx")
 	l := newSnippetLab(t)
+	port, _, out := startNginxSnippet(t, l)
+	judgeServerSnippet(t, l, port, out)
+}
+
+// startNginxSnippet runs the nginx snippet for the lab's "localhost"
+// certificate in front of `mtlskit harness echo` on a unix socket, and
+// returns its port and run directory (error.log is there).
+func startNginxSnippet(t *testing.T, l *snippetLab) (int, string, *lockedBuffer) {
+	t.Helper()
+	nginx := needTool(t, "nginx")
 	port := freeLoopbackPort(t)
 	run := filepath.Join(l.dir, "nginx")
 	if err := os.Mkdir(run, 0o700); err != nil {
@@ -315,7 +324,7 @@ http {
 	})
 	out := startServer(t, run, nil, nginx, "-e", filepath.Join(run, "error.log"), "-p", run, "-c", filepath.Join(run, "nginx.conf"))
 	waitPort(t, port, out)
-	judgeServerSnippet(t, l, port, out)
+	return port, run, out
 }
 
 // goModule writes a throwaway module holding the given main packages
