@@ -489,7 +489,10 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 		if err != nil {
 			return err
 		}
-		if err := issueParallel(iss, items, issued); err != nil {
+		if err := forEachParallel(len(items), func(i int) (err error) {
+			issued[i], err = items[i].make(iss)
+			return err
+		}); err != nil {
 			return err
 		}
 		serials := map[string]bool{}
@@ -517,14 +520,16 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 			}
 		}()
 		now := time.Now().UTC()
-		for i, it := range items {
+		if err := forEachParallel(len(items), func(i int) (err error) {
+			it := items[i]
 			if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
 				return err
 			}
 			crashPoint(crashIssueTmpDir)
-			if entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach); err != nil {
-				return err
-			}
+			entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach)
+			return err
+		}); err != nil {
+			return err
 		}
 		if !syncEach {
 			if err := syncFileSystem(s.path(issuedDir)); err != nil {
@@ -581,13 +586,12 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 	return entries, issued, nil
 }
 
-// issueParallel signs every item, spreading the work over the CPUs.
-func issueParallel(iss *Issuer, items []pending, out []*Issued) error {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > len(items) {
-		workers = len(items)
-	}
-	errs := make([]error, len(items))
+// forEachParallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and
+// joins the errors. Signing is CPU work and creating files is kernel work
+// on separate directories, so both spread over the cores.
+func forEachParallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
@@ -595,11 +599,11 @@ func issueParallel(iss *Issuer, items []pending, out []*Issued) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i], errs[i] = items[i].make(iss)
+				errs[i] = fn(i)
 			}
 		}()
 	}
-	for i := range items {
+	for i := 0; i < n; i++ {
 		next <- i
 	}
 	close(next)
@@ -627,7 +631,13 @@ func writeLeafFiles(dir, name string, kind Kind, issued *Issued, now time.Time, 
 		return Entry{}, err
 	}
 	crashPoint(crashIssueCert)
-	if err := writeNewFile(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode, sync); err != nil {
+	if len(issued.Chain) == 0 {
+		// A leaf signed by the root has nothing to add: chain.pem is the
+		// same bytes, and a hard link costs a tenth of a new file.
+		if err := os.Link(filepath.Join(dir, leafCertFile), filepath.Join(dir, leafChainFile)); err != nil {
+			return Entry{}, err
+		}
+	} else if err := writeNewFile(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode, sync); err != nil {
 		return Entry{}, err
 	}
 	if sync {
