@@ -45,8 +45,16 @@ fuzz:
 man:
 	$(GO) run ./cmd/mtlskit man > docs/mtlskit.1
 
+# Benchmarks (BENCH selects them), summarised by benchstat, then the
+# workflow race against openssl, mkcert, step and cfssl (bench/compare.sh;
+# peers that are not installed are left out). docs/performance.md has a run.
+BENCH ?= .
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 6 ./pki/ ./harness/ | tee bench.out
+	$(GO) run $(BENCHSTAT) bench.out
+	bash bench/compare.sh 15
 
 clean:
 	rm -rf bin bench.out
