@@ -29,16 +29,20 @@ fmt:
 demo: build
 	./$(BIN) harness run
 
-# Fuzz every target in pki (FuzzParseSANs, FuzzParseCerts, ...) for
-# FUZZTIME each, one at a time with one worker; a crasher is written to
-# pki/testdata/fuzz/<Target>/ and fails the run. .ci/run uses FUZZTIME=3s.
+# Fuzz every target in pki (FuzzParseSANs, FuzzParseCerts, ...) and in
+# harness (FuzzReadUpgradeAnswer, FuzzEchoFrames, ...) for FUZZTIME each,
+# one at a time with one worker; a crasher is written to
+# <package>/testdata/fuzz/<Target>/ and fails the run. .ci/run uses
+# FUZZTIME=3s.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9]*' pki/*_test.go | sed 's/^func //')
+FUZZ_PKGS = pki harness
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-	  echo "fuzz: $$t for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./pki/ || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' $$p/*_test.go | sed 's/^func //'); do \
+	    echo "fuzz: $$p $$t for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$p/ || exit 1; \
+	  done; \
 	done
 
 # The man page, generated from the command definitions.

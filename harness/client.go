@@ -221,27 +221,21 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	// HTTP upgrade over the connection we just verified.
 	start = time.Now()
 	L.HTTP.Status = LayerFailed
-	_ = tc.SetDeadline(start.Add(cfg.Timeout))
-	capped := newCappedConn(tc, MaxHeaderBytes+4096) // the slack is one bufio read
-	dialer := websocket.Dialer{
-		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return capped, nil },
-		HandshakeTimeout:  cfg.Timeout,
-	}
-	ws, resp, err := dialer.DialContext(ctx, cfg.URL(), nil)
-	capped.lift()
+	ws, resp, timedOut, err := dialUpgrade(ctx, tc, cfg.URL(), cfg.Timeout)
 	L.HTTP.Millis = ms(time.Since(start))
 	if err != nil {
 		L.HTTP.Error = err.Error()
-		if a := remoteAlert(err); a != nil {
+		kind := classifyUpgrade(resp, timedOut, err)
+		if kind == answerAlert {
 			L.HTTP.Error = ""
-			return lateRefusal(a, &L.HTTP.Layer)
+			return lateRefusal(remoteAlert(err), &L.HTTP.Layer)
 		}
-		if errors.Is(err, errTooLarge) {
+		if kind == answerTooLarge {
 			r := Reason{ReasonBadUpgrade, fmt.Sprintf("the server's answer to the upgrade request did not end its headers within %d bytes", MaxHeaderBytes)}
 			L.HTTP.Detail = r.Text
 			return end("http", NoUpgrade, "", r)
 		}
-		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+		if kind == answerStatus || kind == answerBad101 {
 			L.HTTP.StatusCode = resp.StatusCode
 			var body bytes.Buffer
 			_, _ = body.ReadFrom(resp.Body)
@@ -265,16 +259,16 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		}
 		var r Reason
 		switch {
-		case isTimeout(err) || capped.timedOut():
+		case kind == answerTimeout:
 			r = Reason{ReasonUpgradeTimeout, fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", cfg.Timeout)}
-		case isClosed(err) && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got():
+		case kind == answerClosed && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got():
 			// Servers that drop a refused TLS 1.3 client without sending
 			// the alert (Python's asyncio does) look like this.
 			r := Reason{ReasonHandshakeAborted, "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer: it never completed its side of the handshake (a refusal of the client certificate whose alert was not sent)"}
 			L.HTTP.Status, L.HTTP.Detail = LayerSkipped, "not reached: the server refused the TLS connection"
 			L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyServer, &r, true, r.Text
 			return end("tls", RejectedTLS, PartyServer, r)
-		case isClosed(err):
+		case kind == answerClosed:
 			r = Reason{ReasonClosedBeforeUpgrade, "TLS is fine but the server closed the connection without answering the upgrade request"}
 		default:
 			r = Reason{ReasonUnclassified, err.Error()}
@@ -496,4 +490,66 @@ func (c *cappedConn) Read(p []byte) (int, error) {
 		c.deadline.Store(true)
 	}
 	return n, err
+}
+
+// upgradeReadCap is the most dialUpgrade reads before the answer's
+// headers end: MaxHeaderBytes plus one bufio read of slack.
+const upgradeReadCap = MaxHeaderBytes + 4096
+
+// dialUpgrade sends the WebSocket upgrade request for url over conn (the
+// TLS handshake already done) and reads the server's answer, within
+// timeout, reading at most upgradeReadCap bytes before the headers end
+// (more fails with errTooLarge). timedOut reports a read that hit the
+// deadline. The reference client and the probe both read answers here.
+func dialUpgrade(ctx context.Context, conn net.Conn, url string, timeout time.Duration) (ws *websocket.Conn, resp *http.Response, timedOut bool, err error) {
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	capped := newCappedConn(conn, upgradeReadCap)
+	dialer := websocket.Dialer{
+		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return capped, nil },
+		HandshakeTimeout:  timeout,
+	}
+	ws, resp, err = dialer.DialContext(ctx, url, nil)
+	capped.lift()
+	return ws, resp, capped.timedOut(), err
+}
+
+// upgradeAnswer is what became of an upgrade request (classifyUpgrade).
+type upgradeAnswer int
+
+const (
+	answerUpgraded upgradeAnswer = iota // a valid 101: the WebSocket is open
+	answerStatus                        // an HTTP answer other than 101
+	answerBad101                        // 101 without valid Upgrade, Connection and Sec-WebSocket-Accept
+	answerAlert                         // a TLS alert instead of an answer
+	answerTooLarge                      // the headers did not end within MaxHeaderBytes
+	answerTimeout                       // no complete answer within the timeout
+	answerClosed                        // the server closed without a complete answer
+	answerOther                         // anything else (the error says what)
+)
+
+var answerNames = [...]string{"upgraded", "status", "bad-101", "alert", "too-large", "timeout", "closed", "other"}
+
+func (a upgradeAnswer) String() string { return answerNames[a] }
+
+// classifyUpgrade sorts dialUpgrade's results; the reference client and
+// the probe report each kind in their own words.
+func classifyUpgrade(resp *http.Response, timedOut bool, err error) upgradeAnswer {
+	switch {
+	case err == nil:
+		return answerUpgraded
+	case remoteAlert(err) != nil:
+		return answerAlert
+	case errors.Is(err, errTooLarge):
+		return answerTooLarge
+	case errors.Is(err, websocket.ErrBadHandshake) && resp != nil:
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return answerBad101
+		}
+		return answerStatus
+	case isTimeout(err) || timedOut:
+		return answerTimeout
+	case isClosed(err):
+		return answerClosed
+	}
+	return answerOther
 }

@@ -29,22 +29,15 @@ var keyHeaders = []string{"Server", "Content-Type", "Content-Length", "Connectio
 // read), live-http-upgrade, live-ws-echo and live-lax-server.
 func (p *prober) upgrade(ctx context.Context, tc *tls.Conn) {
 	start := time.Now()
-	_ = tc.SetDeadline(start.Add(p.cfg.Timeout))
-	capped := newCappedConn(tc, MaxHeaderBytes+4096) // the slack is one bufio read
-	dialer := websocket.Dialer{
-		NetDialTLSContext: func(context.Context, string, string) (net.Conn, error) { return capped, nil },
-		HandshakeTimeout:  p.cfg.Timeout,
-	}
-	ws, resp, err := dialer.DialContext(ctx, p.cfg.URL(), nil)
-	capped.lift()
+	ws, resp, timedOut, err := dialUpgrade(ctx, tc, p.cfg.URL(), p.cfg.Timeout)
 	took := time.Since(start).Round(time.Microsecond)
 	reqLine := "request: GET " + p.cfg.path() + " with Upgrade: websocket, Host: " + net.JoinHostPort(p.cfg.Host, p.cfg.Port)
 	if err != nil {
-		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
+		if k := classifyUpgrade(resp, timedOut, err); k == answerStatus || k == answerBad101 {
 			p.answered(resp, reqLine, took)
 			return
 		}
-		if capped.timedOut() && !isTimeout(err) {
+		if timedOut && !isTimeout(err) {
 			// bufio returned the partial line without the deadline's error
 			err = fmt.Errorf("%w (reading the answer: %w)", err, os.ErrDeadlineExceeded)
 		}

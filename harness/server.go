@@ -349,8 +349,15 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		o.TLS.Detail = fmt.Sprintf("handshake completed, client certificate %q verified", o.TLS.ClientSubject)
 	}
 
+	r.serveUpgrade(&o, raw, tc)
+	return o
+}
+
+// serveUpgrade reads one upgrade request from tc (the TLS connection over
+// raw, which takes the deadlines), answers it and, once upgraded, echoes.
+func (r *runningServer) serveUpgrade(o *ServerObservation, raw, tc net.Conn) {
 	// HTTP: one upgrade request.
-	start = time.Now()
+	start := time.Now()
 	o.HTTP.Status = LayerFailed
 	_ = raw.SetDeadline(start.Add(r.timeout))
 	counted := &countingReader{r: tc, limit: MaxHeaderBytes + 4096} // the slack is one bufio read
@@ -377,7 +384,7 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		default:
 			o.HTTP.Detail = "the request could not be read"
 		}
-		return o
+		return
 	}
 	o.HTTP.RequestReceived, o.HTTP.Method, o.HTTP.Path = true, req.Method, req.URL.Path
 	o.HTTP.UpgradeRequested = websocket.IsWebSocketUpgrade(req)
@@ -387,13 +394,13 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		o.HTTP.Detail = "request received and deliberately never answered (broken server)"
 		_ = raw.SetDeadline(time.Now().Add(2 * r.timeout))
 		_, _ = io.Copy(io.Discard, tc)
-		return o
+		return
 	case modeStatus500:
 		body := "internal error: the WebSocket handler is not available\n"
 		fmt.Fprintf(tc, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 		o.HTTP.StatusSent = 500
 		o.HTTP.Detail = "answered 500 instead of upgrading (broken server)"
-		return o
+		return
 	case modeNoHandler:
 		key := req.Header.Get("Sec-WebSocket-Key")
 		fmt.Fprintf(tc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acceptKey(key))
@@ -401,7 +408,7 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		o.HTTP.Detail = "answered 101 Switching Protocols"
 		o.WS.Status = LayerFailed
 		o.WS.Detail = "the handler never ran: the connection was dropped after the 101 (broken server, as in the log's async stack)"
-		return o
+		return
 	}
 
 	w := &hijackWriter{conn: tc, rw: bufio.NewReadWriter(br, bufio.NewWriter(tc)), header: http.Header{}}
@@ -410,14 +417,19 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	o.HTTP.StatusSent = w.status
 	if err != nil {
 		o.HTTP.Error = err.Error()
+		if w.hijacked {
+			// gorilla took the connection and dropped it unanswered (a
+			// client that sent frames before the 101, say).
+			o.HTTP.Detail = "closed the connection without answering: " + err.Error()
+			return
+		}
 		o.HTTP.Detail = fmt.Sprintf("refused the upgrade with status %d", w.status)
 		_ = w.rw.Flush()
-		return o
+		return
 	}
 	o.HTTP.Status, o.HTTP.StatusSent = LayerOK, 101
 	o.HTTP.Detail = "answered 101 Switching Protocols"
-	r.echo(&o, ws)
-	return o
+	r.echo(o, ws)
 }
 
 // handshakeFailed records a failed handshake, then reads what the client
@@ -512,6 +524,9 @@ type hijackWriter struct {
 	rw     *bufio.ReadWriter
 	header http.Header
 	status int
+	// hijacked: the upgrader took the connection; it writes the 101
+	// itself, so status stays 0 until the caller records it.
+	hijacked bool
 }
 
 func (w *hijackWriter) Header() http.Header { return w.header }
@@ -535,7 +550,7 @@ func (w *hijackWriter) Write(p []byte) (int, error) {
 }
 
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.status = http.StatusSwitchingProtocols
+	w.hijacked = true
 	return w.conn, w.rw, nil
 }
 
