@@ -73,6 +73,12 @@ func harnessCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "loopback `ADDRESS:PORT`, or unix:/path.sock"},
 					&cli.BoolFlag{Name: "quiet", Usage: "do not log one line per connection on stderr"},
+					&cli.Int64Flag{Name: "max-message", Value: harness.EchoReadLimit, Usage: "largest message in `BYTES`; a larger one closes the connection with 1009"},
+					&cli.IntFlag{Name: "max-header-bytes", Value: harness.EchoMaxHeaderBytes, Usage: "limit in `BYTES` for the upgrade request's line and headers; larger: 431"},
+					&cli.DurationFlag{Name: "header-timeout", Value: harness.EchoHeaderTimeout, Usage: "limit for reading the upgrade request's headers"},
+					&cli.DurationFlag{Name: "idle-timeout", Value: harness.EchoIdleTimeout, Usage: "close a connection that sends nothing for this long"},
+					&cli.DurationFlag{Name: "write-timeout", Value: harness.EchoWriteTimeout, Usage: "limit for writing one echo"},
+					&cli.IntFlag{Name: "max-conns", Value: harness.EchoMaxConns, Usage: "connections open at once; one more is closed when accepted"},
 				},
 				Action: harnessEcho,
 			},
@@ -339,4 +345,31 @@ func (p *progressLine) set(done int) {
 func (p *progressLine) stop() {
 	close(p.quit)
 	<-p.stopped
+}
+
+// echoOptions reads the echo backend's limits from the flags of
+// `harness echo` (docs/harness.md, "Hostile peers"); each must be
+// positive.
+func echoOptions(c *cli.Context) (harness.EchoOptions, error) {
+	o := harness.EchoOptions{
+		ReadLimit:      c.Int64("max-message"),
+		MaxHeaderBytes: c.Int("max-header-bytes"),
+		HeaderTimeout:  c.Duration("header-timeout"),
+		IdleTimeout:    c.Duration("idle-timeout"),
+		WriteTimeout:   c.Duration("write-timeout"),
+		MaxConns:       c.Int("max-conns"),
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"max-message", o.ReadLimit > 0}, {"max-header-bytes", o.MaxHeaderBytes > 0},
+		{"header-timeout", o.HeaderTimeout > 0}, {"idle-timeout", o.IdleTimeout > 0},
+		{"write-timeout", o.WriteTimeout > 0}, {"max-conns", o.MaxConns > 0},
+	} {
+		if !f.ok {
+			return o, usagef("--%s %v: must be positive", f.name, c.Value(f.name))
+		}
+	}
+	return o, nil
 }

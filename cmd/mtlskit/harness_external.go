@@ -284,6 +284,10 @@ func harnessEcho(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("harness echo takes no arguments, got %q", c.Args().First())
 	}
+	opts, err := echoOptions(c)
+	if err != nil {
+		return err
+	}
 	ln, err := harness.ListenEcho(c.String("listen"))
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "--listen") {
@@ -295,11 +299,11 @@ func harnessEcho(c *cli.Context) error {
 	defer stop()
 	stderr := c.App.ErrWriter
 	fmt.Fprintf(stderr, "mtlskit harness echo: serving ws:// on %s until interrupted\n", ln.Addr())
-	var log = stderr
+	opts.Log = stderr
 	if c.Bool("quiet") {
-		log = nil
+		opts.Log = nil
 	}
-	if err := harness.ServeEcho(ctx, ln, log); err != nil {
+	if err := harness.ServeEchoWith(ctx, ln, opts); err != nil {
 		return failf("harness echo: %v", err)
 	}
 	return nil
