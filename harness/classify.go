@@ -235,3 +235,108 @@ func isClosed(err error) bool {
 
 // errConnRefused is what dialing a closed loopback port returns.
 var errConnRefused = syscall.ECONNREFUSED
+
+// certAlertCodes are the alerts that speak about a certificate:
+// bad_certificate, unsupported_certificate, certificate_revoked,
+// certificate_expired, certificate_unknown, unknown_ca, access_denied and
+// certificate_required.
+var certAlertCodes = map[uint8]bool{42: true, 43: true, 44: true, 45: true, 46: true, 48: true, 49: true, 116: true}
+
+// clientCertAlert reports whether an alert the server sent can be a
+// refusal of the client certificate, and if not, why not. requested says
+// whether the server asked for a certificate (the client's
+// GetClientCertificate ran); late, whether the alert arrived after the
+// client's handshake had finished (TLS 1.3 servers check the client's
+// certificate then).
+//
+// During the client's handshake, TLS 1.3 cannot carry such a refusal: the
+// client sends its certificate in its last flight, after which its
+// handshake is done. In TLS 1.2 the client sends it before the server's
+// Finished, so a certificate alert (or 40 handshake_failure, which is
+// how TLS 1.2 refuses a missing certificate) after a CertificateRequest
+// is one.
+func clientCertAlert(a *Alert, version uint16, requested, late bool) (bool, string) {
+	switch {
+	case !requested:
+		return false, "the server had not asked for a client certificate"
+	case late:
+		if certAlertCodes[a.Code] {
+			return true, ""
+		}
+		return false, fmt.Sprintf("alert %d is not a certificate alert", a.Code)
+	case version == tls.VersionTLS13:
+		return false, "in TLS 1.3 the client sends its certificate only at the end of its handshake, so an alert during that handshake cannot be about it"
+	case certAlertCodes[a.Code] || a.Code == 40:
+		return true, ""
+	}
+	return false, fmt.Sprintf("alert %d is not a certificate alert", a.Code)
+}
+
+// verifyMessages are the certificate verification messages of the common
+// TLS stacks (docs/troubleshooting.md), lower case, by reason ID, the more
+// specific first: a client's output that holds one corroborates a refusal
+// the wire alone cannot show (a close without an alert, a close after the
+// handshake).
+var verifyMessages = []struct{ text, id string }{
+	// OpenSSL (Python's ssl, curl, Ruby, nginx, Node's messages).
+	{"certificate has expired", ReasonExpired},
+	{"certificate is not yet valid", ReasonNotYetValid},
+	{"hostname mismatch", ReasonHostMismatch},
+	{"ip address mismatch", ReasonNoIPSAN},
+	{"unsuitable certificate purpose", ReasonIncompatibleKeyUsage},
+	{"self-signed certificate", ReasonUnknownCA},
+	{"self signed certificate", ReasonUnknownCA},
+	{"unable to get local issuer certificate", ReasonUnknownCA},
+	{"unable to get issuer certificate", ReasonUnknownCA},
+	{"unable to verify the first certificate", ReasonUnknownCA},
+	// Node's error codes.
+	{"cert_has_expired", ReasonExpired},
+	{"cert_not_yet_valid", ReasonNotYetValid},
+	{"err_tls_cert_altname_invalid", ReasonHostMismatch},
+	{"depth_zero_self_signed_cert", ReasonUnknownCA},
+	{"self_signed_cert_in_chain", ReasonUnknownCA},
+	{"unable_to_verify_leaf_signature", ReasonUnknownCA},
+	{"unable_to_get_issuer_cert_locally", ReasonUnknownCA},
+	{"invalid_purpose", ReasonIncompatibleKeyUsage},
+	// Go's crypto/x509.
+	{"x509: certificate signed by unknown authority", ReasonUnknownCA},
+	{"x509: certificate has expired or is not yet valid: current time", ReasonExpired},
+	{"because it doesn't contain any ip sans", ReasonNoIPSAN},
+	{"x509: certificate relies on legacy common name field", ReasonLegacyCN},
+	{"x509: certificate is valid for", ReasonHostMismatch},
+	{"x509: certificate is not valid for any names", ReasonHostMismatch},
+	{"x509: certificate specifies an incompatible key usage", ReasonIncompatibleKeyUsage},
+	// Java (JSSE).
+	{"pkix path building failed", ReasonUnknownCA},
+	{"no subject alternative dns name matching", ReasonHostMismatch},
+	{"no subject alternative names matching ip address", ReasonNoIPSAN},
+	{"no subject alternative names present", ReasonLegacyCN},
+	{"certificateexpiredexception", ReasonExpired},
+	{"certificatenotyetvalidexception", ReasonNotYetValid},
+	{"extended key usage does not permit", ReasonIncompatibleKeyUsage},
+	// rustls.
+	{"invalid peer certificate: unknownissuer", ReasonUnknownCA},
+	{"invalid peer certificate: expired", ReasonExpired},
+	{"invalid peer certificate: notvalidyet", ReasonNotYetValid},
+	{"invalid peer certificate: notvalidforname", ReasonHostMismatch},
+	{"invalid peer certificate: invalidpurpose", ReasonIncompatibleKeyUsage},
+	{"invalid peer certificate: badsignature", ReasonBadCertificate},
+	{"certificate not valid for name", ReasonHostMismatch},
+	{"certificate expired: verification time", ReasonExpired},
+	{"certificate not valid yet: verification time", ReasonNotYetValid},
+}
+
+// verifyMessageReason finds a known certificate verification message in a
+// client's output and returns its reason ID.
+func verifyMessageReason(out string) (string, bool) {
+	lower := strings.ToLower(out)
+	for _, m := range verifyMessages {
+		if strings.Contains(lower, m.text) {
+			if m.id == ReasonExpired && strings.Contains(lower, "x509: certificate has expired or is not yet valid: current time") && strings.Contains(lower, " is before ") {
+				return ReasonNotYetValid, true
+			}
+			return m.id, true
+		}
+	}
+	return "", false
+}

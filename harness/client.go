@@ -38,6 +38,11 @@ type ClientConfig struct {
 	// AcceptOnUpgrade ends an encounter as accepted at the 101, without
 	// the echo (--accept-on upgrade, for servers that do not echo).
 	AcceptOnUpgrade bool
+
+	// ticketBaseline is true when the valid-client control on the same
+	// subject received a TLS 1.3 session ticket: only then does a close
+	// without an alert, a ticket or an answer show a refusal.
+	ticketBaseline bool
 }
 
 // URL is the wss:// URL the client dials: the Target when set, else by
@@ -103,31 +108,40 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	}
 	host := cfg.Host()
 	L.TCP.Addr, L.TLS.ServerName, L.HTTP.URL = cfg.Addr, host, cfg.URL()
+	tickets := &ticketRecorder{}
 	end := func(layer string, o Outcome, by Party, r Reason) Verdict {
 		v.Layer, v.Outcome, v.RefusedBy, v.Reason = layer, o, by, r
+		L.TLS.SessionTicket = tickets.got()
 		return v
 	}
 
 	// TCP, always to the loopback address whatever the URL's host (for a
-	// Target, to its host and port).
+	// Target, to its host's addresses of both families, in turn).
 	start := time.Now()
-	d := net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	raw, answered, tried, err := dialFirst(ctx, cfg.Addr, cfg.Timeout)
 	L.TCP.Millis = ms(time.Since(start))
 	if err != nil {
 		L.TCP.Status, L.TCP.Error = LayerFailed, err.Error()
+		where := cfg.Addr
+		if len(tried) > 1 {
+			where = fmt.Sprintf("%s (tried %s)", cfg.Addr, strings.Join(tried, " and "))
+		}
 		r := Reason{ReasonUnclassified, err.Error()}
 		switch {
-		case isTimeout(err):
-			r = Reason{ReasonConnectTimeout, fmt.Sprintf("no TCP connection to %s within %s", cfg.Addr, cfg.Timeout)}
 		case errors.Is(err, errConnRefused):
-			r = Reason{ReasonConnectRefused, fmt.Sprintf("nothing listens on %s (connection refused)", cfg.Addr)}
+			r = Reason{ReasonConnectRefused, fmt.Sprintf("nothing listens on %s (connection refused)", where)}
+		case isTimeout(err):
+			r = Reason{ReasonConnectTimeout, fmt.Sprintf("no TCP connection to %s within %s", where, cfg.Timeout)}
 		}
 		L.TCP.Detail = r.Text
 		return end("tcp", ConnectFailed, "", r)
 	}
 	defer raw.Close()
-	L.TCP.Status, L.TCP.Detail = LayerOK, "connected to "+cfg.Addr
+	L.TCP.Addr = answered
+	L.TCP.Status, L.TCP.Detail = LayerOK, "connected to "+answered
+	if answered != cfg.Addr {
+		L.TCP.Detail += fmt.Sprintf(" (%s: the first of %s that answered)", cfg.Addr, strings.Join(tried, ", "))
+	}
 
 	// TLS.
 	start = time.Now()
@@ -146,10 +160,10 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		},
 	}
 	// The session cache only records whether a TLS 1.3 server sent a
-	// session ticket: it sends one once it has accepted the client's
-	// certificate and Finished, so a connection that closes without an
-	// alert, an answer or a ticket was refused in the handshake.
-	tickets := &ticketRecorder{}
+	// session ticket. A server that sends one after accepting the
+	// client's Finished (the valid-client control shows whether this one
+	// does) and closes a connection without an alert, an answer or a
+	// ticket refused it in the handshake.
 	tcfg.ClientSessionCache = tickets
 	pinVersion(tcfg, cfg.TLSVersion)
 	if c.tweak != nil {
@@ -183,18 +197,37 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 			L.TLS.Detail = "the client refused the server certificate: " + r.Text
 			return end("tls", RejectedTLS, PartyClient, r)
 		case a != nil:
+			L.TLS.RefusedBy, L.TLS.Alert = PartyServer, a
+			if ok, why := clientCertAlert(a, st.Version, L.TLS.ClientCertRequested, false); !ok {
+				r := Reason{ReasonTLSAlert, fmt.Sprintf("the server aborted the handshake with %s, which is not a refusal of the client certificate: %s", a, why)}
+				L.TLS.Reason, L.TLS.Detail = &r, r.Text
+				return end("tls", ConnectFailed, "", r)
+			}
 			r := alertReason(a, PartyServer)
-			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert = PartyServer, &r, a
+			L.TLS.Reason = &r
 			L.TLS.Detail = "the server aborted the handshake with " + a.String()
 			return end("tls", RejectedTLS, PartyServer, r)
 		case isTimeout(err):
 			r := Reason{ReasonHandshakeTimeout, fmt.Sprintf("the TLS handshake did not finish within %s", cfg.Timeout)}
 			L.TLS.Detail = r.Text
 			return end("tls", ConnectFailed, "", r)
-		case isClosed(err):
-			r := Reason{ReasonHandshakeAborted, "the server closed the connection during the handshake without a TLS alert"}
+		case isClosed(err) && st.Version == tls.VersionTLS12 && L.TLS.ClientCertRequested:
+			// TLS 1.2: the client's certificate went out before the
+			// server's Finished, and the server hung up on it.
+			r := Reason{ReasonHandshakeAborted, "TLS 1.2: after asking for the client certificate, the server closed the connection during the handshake without a TLS alert"}
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyServer, &r, r.Text
 			return end("tls", RejectedTLS, PartyServer, r)
+		case isClosed(err):
+			why := "before asking for a client certificate"
+			switch {
+			case st.Version == 0:
+				why = "before its ServerHello (not a TLS server on this port, or one that refuses this TLS version without saying so)"
+			case st.Version == tls.VersionTLS13:
+				why = "before the client had sent its certificate (TLS 1.3 sends it at the end of the client's handshake)"
+			}
+			r := Reason{ReasonHandshakeAborted, "the server closed the connection during the handshake without a TLS alert, " + why + ": not a refusal of the client certificate"}
+			L.TLS.Reason, L.TLS.Detail = &r, r.Text
+			return end("tls", ConnectFailed, "", r)
 		}
 		r := Reason{ReasonUnclassified, err.Error()}
 		L.TLS.Detail = "the handshake failed: " + err.Error()
@@ -211,6 +244,15 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 	// certificate after the client is done, so its refusal shows up on
 	// the first read.
 	lateRefusal := func(a *Alert, layer *Layer) Verdict {
+		if ok, why := clientCertAlert(a, st.Version, L.TLS.ClientCertRequested, true); !ok {
+			r := Reason{ReasonTLSAlert, fmt.Sprintf("after the client's handshake finished, the server sent %s, which is not a refusal of the client certificate: %s", a, why)}
+			L.TLS.Alert, L.TLS.LateAlert = a, true
+			layer.Detail = r.Text
+			if layer == &L.HTTP.Layer {
+				return end("http", NoUpgrade, "", r)
+			}
+			return end("ws", NoEcho, "", r)
+		}
 		r := alertReason(a, PartyServer)
 		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert = LayerFailed, PartyServer, &r, a, true
 		L.TLS.Detail = fmt.Sprintf("the client's handshake finished, then the server refused it with %s on the first read (%s)", a, L.TLS.Version)
@@ -240,6 +282,7 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 			var body bytes.Buffer
 			_, _ = body.ReadFrom(resp.Body)
 			L.HTTP.BodyPrefix = string(prefix(body.Bytes(), 256))
+			L.HTTP.CertificateRefusal = certRefusal(resp.StatusCode, body.Bytes())
 			if resp.StatusCode != http.StatusSwitchingProtocols {
 				r := Reason{ReasonHTTPStatus, fmt.Sprintf("the server answered %s instead of 101", resp.Status)}
 				if t := htmlTitle(body.Bytes()); t != "" {
@@ -247,8 +290,11 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 				} else if L.HTTP.BodyPrefix != "" {
 					r.Text += fmt.Sprintf(": %q", L.HTTP.BodyPrefix)
 				}
-				if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-					r.Text += ", after a completed TLS handshake (an HTTP-level refusal: --strict-tls fails it)"
+				switch {
+				case L.HTTP.CertificateRefusal:
+					r.Text += ", after a completed TLS handshake (an HTTP-level refusal of the certificate: --strict-tls fails it)"
+				case resp.StatusCode >= 400 && resp.StatusCode < 500:
+					r.Text += fmt.Sprintf(", after a completed TLS handshake: refused for another reason (HTTP %d, the answer does not mention a certificate)", resp.StatusCode)
 				}
 				L.HTTP.Detail = r.Text
 				return end("http", RejectedHTTP, PartyServer, r)
@@ -261,10 +307,12 @@ func (c *referenceClient) Connect(ctx context.Context, cfg ClientConfig) Verdict
 		switch {
 		case kind == answerTimeout:
 			r = Reason{ReasonUpgradeTimeout, fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", cfg.Timeout)}
+		case kind == answerClosed && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got() && !cfg.ticketBaseline:
+			r = Reason{ReasonClosedBeforeUpgrade, "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer; cannot tell whether the certificate was refused (the valid-client control got no session ticket from this server to compare with)"}
 		case kind == answerClosed && st.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested && !tickets.got():
 			// Servers that drop a refused TLS 1.3 client without sending
 			// the alert (Python's asyncio does) look like this.
-			r := Reason{ReasonHandshakeAborted, "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer: it never completed its side of the handshake (a refusal of the client certificate whose alert was not sent)"}
+			r := Reason{ReasonHandshakeAborted, "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer, where it sent the valid-client control a ticket: a refusal of the client certificate whose alert was not sent"}
 			L.HTTP.Status, L.HTTP.Detail = LayerSkipped, "not reached: the server refused the TLS connection"
 			L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyServer, &r, true, r.Text
 			return end("tls", RejectedTLS, PartyServer, r)
@@ -552,4 +600,53 @@ func classifyUpgrade(resp *http.Response, timedOut bool, err error) upgradeAnswe
 		return answerClosed
 	}
 	return answerOther
+}
+
+// dialFirst connects to addr within timeout. A host name is tried at each
+// of its addresses in turn, IPv4 first ("localhost" at 127.0.0.1 and ::1,
+// whatever /etc/hosts says), so a server listening on only one family is
+// found; answered names the address that accepted, tried every address.
+func dialFirst(ctx context.Context, addr string, timeout time.Duration) (conn net.Conn, answered string, tried []string, err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, "", []string{addr}, err
+	}
+	tried = hostAddrs(ctx, host, port, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var errs []error
+	for _, a := range tried {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", a)
+		if err == nil {
+			return c, a, tried, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, "", tried, errors.Join(errs...)
+}
+
+// hostAddrs lists the host:port addresses to try for host.
+func hostAddrs(ctx context.Context, host, port string, timeout time.Duration) []string {
+	if strings.EqualFold(host, "localhost") {
+		return []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+	}
+	if net.ParseIP(host) != nil {
+		return []string{net.JoinHostPort(host, port)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return []string{net.JoinHostPort(host, port)}
+	}
+	var v4, v6 []string
+	for _, ip := range ips {
+		if ip.IP.To4() != nil {
+			v4 = append(v4, net.JoinHostPort(ip.IP.String(), port))
+		} else {
+			v6 = append(v6, net.JoinHostPort(ip.String(), port))
+		}
+	}
+	return append(v4, v6...)
 }

@@ -80,17 +80,22 @@ func (c *ClientCommand) Connect(ctx context.Context, cfg ClientConfig) Verdict {
 }
 
 // progress ranks how far a connection got, to pick the one to judge when
-// a client connected more than once.
+// a client connected more than once (a TCP readiness probe, then the
+// real connection).
 func progress(o ServerObservation) int {
 	switch {
 	case o.WS.HandlerRan:
-		return 4
+		return 5
 	case o.HTTP.RequestReceived || o.HTTP.BytesReceived > 0:
-		return 3
+		return 4
 	case o.TLS.Status == LayerOK:
+		return 3
+	case o.TLS.AlertReceived != nil:
 		return 2
+	case o.TLS.HelloReceived:
+		return 1
 	}
-	return 1
+	return 0
 }
 
 // combine builds the verdict of an external client from the server's
@@ -148,9 +153,20 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		L.TLS.Status, L.TLS.Error = LayerFailed, o.TLS.Error
 		switch {
 		case o.TLS.AlertReceived != nil:
-			r := alertReason(o.TLS.AlertReceived, PartyClient)
+			a := o.TLS.AlertReceived
+			r := alertReason(a, PartyClient)
 			r.Text = "the client aborted the handshake: " + r.Text + said
-			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyClient, &r, o.TLS.AlertReceived, r.Text
+			if !certAlertCodes[a.Code] {
+				id, ok := verifyMessageReason(strings.Join(p.Output, "\n"))
+				if !ok {
+					r = Reason{ReasonTLSAlert, fmt.Sprintf("the client aborted the handshake with %s, which is not a certificate alert, and its output has no certificate verification error: not a refusal of the server certificate", a) + said}
+					L.TLS.Alert, L.TLS.Reason, L.TLS.Detail = a, &r, r.Text
+					end("tls", ConnectFailed, "", r)
+					return
+				}
+				r = Reason{id, fmt.Sprintf("the client aborted the handshake with %s; its output names a certificate verification error", a) + said}
+			}
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyClient, &r, a, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
 		case o.TLS.Reason != nil && o.TLS.Reason.ID == ReasonHandshakeTimeout:
 			r := Reason{ReasonHandshakeTimeout, "the client did not finish the TLS handshake before the timeout" + said}
@@ -165,7 +181,11 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyServer, &r, o.TLS.AlertSent, r.Text
 			L.TLS.LateAlert = o.TLS.Version == "TLS 1.3"
 			end("tls", RejectedTLS, PartyServer, r)
-		case strings.Contains(o.TLS.Detail, "without an alert"):
+		case o.TLS.ClosedWithoutAlert && !o.TLS.HelloReceived:
+			r := Reason{ReasonHandshakeAborted, fmt.Sprintf("the client connected and closed before sending a ClientHello (%s): it never started TLS", exit) + said}
+			L.TLS.Detail = r.Text
+			end("tls", ConnectFailed, "", r)
+		case o.TLS.ClosedWithoutAlert:
 			// Python's asyncio and others drop the connection without
 			// sending the alert: the wire says only that the client
 			// hung up; its own message may say why.
@@ -213,7 +233,7 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		L.HTTP.Status = LayerFailed
 		L.HTTP.Detail = fmt.Sprintf("the client sent %d bytes that are not an HTTP request (%s)", o.HTTP.BytesReceived, exit)
 		end("http", NoUpgrade, "", Reason{ReasonUnclassified, L.HTTP.Detail + said})
-	case o.TLS.AlertAfterHandshake != nil:
+	case o.TLS.AlertAfterHandshake != nil && certAlertCodes[o.TLS.AlertAfterHandshake.Code]:
 		// A client that checks the server after the handshake (or a TLS
 		// 1.3 post-handshake alert): it refused, and sent no data.
 		r := alertReason(o.TLS.AlertAfterHandshake, PartyClient)
@@ -225,37 +245,22 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		L.HTTP.Status, L.HTTP.Detail = LayerFailed, r.Text
 		end("http", ConnectFailed, "", r)
 	default:
-		// The client closed after the handshake without a byte of data:
-		// it did not trust the server enough to talk to it.
-		r := Reason{ReasonClosedAfterHandshake, fmt.Sprintf("the handshake completed, then the client closed without sending any application data (%s)", exit) + said}
-		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, true, r.Text
-		end("tls", RejectedTLS, PartyClient, r)
-	}
-}
-
-// openSSLVerifyMessages are OpenSSL's X509 verification messages (shared
-// by Python's ssl, curl, Ruby, nginx...), by reason ID.
-var openSSLVerifyMessages = []struct{ text, id string }{
-	{"certificate has expired", ReasonExpired},
-	{"certificate is not yet valid", ReasonNotYetValid},
-	{"hostname mismatch", ReasonHostMismatch},
-	{"ip address mismatch", ReasonNoIPSAN},
-	{"unsuitable certificate purpose", ReasonIncompatibleKeyUsage},
-	{"self-signed certificate", ReasonUnknownCA},
-	{"self signed certificate", ReasonUnknownCA},
-	{"unable to get local issuer certificate", ReasonUnknownCA},
-	{"unable to get issuer certificate", ReasonUnknownCA},
-	{"unable to verify the first certificate", ReasonUnknownCA},
-}
-
-// verifyMessageReason finds an OpenSSL verification message in a
-// client's output.
-func verifyMessageReason(out string) (string, bool) {
-	lower := strings.ToLower(out)
-	for _, m := range openSSLVerifyMessages {
-		if strings.Contains(lower, m.text) {
-			return m.id, true
+		// The client closed after the handshake without a byte of data.
+		// A completed handshake means it accepted the chain; only a
+		// verification error in its own output (Node verifies after the
+		// handshake) says it then refused the server.
+		alert := ""
+		if a := o.TLS.AlertAfterHandshake; a != nil {
+			alert = fmt.Sprintf(" with %s", a)
 		}
+		if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
+			r := Reason{id, fmt.Sprintf("the handshake completed, then the client closed%s without sending any application data (%s), and its output names a certificate verification error: it refused the server after the handshake", alert, exit) + said}
+			L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, o.TLS.AlertAfterHandshake, true, r.Text
+			end("tls", RejectedTLS, PartyClient, r)
+			return
+		}
+		r := Reason{ReasonUnclassified, fmt.Sprintf("the client accepted the handshake, then closed%s without sending any application data (%s); its output names no certificate verification error, and a completed handshake means it accepted the server's chain", alert, exit) + said}
+		L.HTTP.Status, L.HTTP.Detail = LayerFailed, r.Text
+		end("http", NoUpgrade, "", r)
 	}
-	return "", false
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || len(rep.Controls) != 5 {
+	if !rep.OK() || len(rep.Controls) != 7 {
 		t.Fatalf("controls OK=%v, %d controls", rep.OK(), len(rep.Controls))
 	}
 	byName := map[string]ControlResult{}
@@ -60,6 +61,32 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 			}
 		}
 	})
+	// A subject that refuses everyone gets no clean bill: its valid
+	// control fails and every refusal of a bad peer is inconclusive.
+	for name, side := range map[string]Side{"deny-all-server": ServerSide, "refuse-all-client": ClientSide} {
+		t.Run(name+" refuses everyone: control fails, rejects inconclusive", func(t *testing.T) {
+			c := byName[name]
+			if len(c.Results) != len(OfSide(Scenarios(), side)) {
+				t.Fatalf("%d results", len(c.Results))
+			}
+			for _, r := range c.Results {
+				switch {
+				case r.Scenario.Name == ControlScenario(side):
+					if r.Pass || r.Outcome != RejectedTLS || r.Reason.ID != ReasonUnknownCA {
+						t.Errorf("control %s: pass=%v %s/%s", r.Scenario.Name, r.Pass, r.Outcome, r.Reason.ID)
+					}
+				case r.Scenario.Expect == Reject:
+					if r.Pass || !r.Inconclusive || r.Outcome != RejectedTLS || !strings.Contains(r.Mismatch, "inconclusive: the "+ControlScenario(side)+" control failed") {
+						t.Errorf("%s: pass=%v inconclusive=%v %s (%s)", r.Scenario.Name, r.Pass, r.Inconclusive, r.Outcome, r.Mismatch)
+					}
+				default:
+					if r.Pass || r.Inconclusive {
+						t.Errorf("%s: pass=%v inconclusive=%v", r.Scenario.Name, r.Pass, r.Inconclusive)
+					}
+				}
+			}
+		})
+	}
 	one := func(name string) Result {
 		c := byName[name]
 		if len(c.Results) != 1 {

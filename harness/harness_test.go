@@ -231,16 +231,19 @@ func TestJudgeCountsOnlyTheJudgedSidesRefusal(t *testing.T) {
 	server, _ := Lookup("wrong-ca-client")
 	client, _ := Lookup("server-wrong-ca")
 	accept, _ := Lookup("valid-client")
+	requested := Layers{TLS: TLSLayer{ClientCertRequested: true}}
 	cases := []struct {
 		name string
 		s    Scenario
 		v    Verdict
 		pass bool
 	}{
-		{"server refusing at tls passes a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyServer}, true},
-		{"server refusing with http 403 passes a server-side reject", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{HTTP: HTTPLayer{StatusCode: 403}}}, true},
-		{"a 502 is a broken server, not a refusal", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{HTTP: HTTPLayer{StatusCode: 502}}}, false},
-		{"client refusing fails a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyClient}, false},
+		{"server refusing at tls passes a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyServer, Layers: requested}, true},
+		{"a server that never asked for a certificate did not refuse one", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyServer}, false},
+		{"server refusing the certificate with http 403 passes a server-side reject", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{TLS: requested.TLS, HTTP: HTTPLayer{StatusCode: 403, CertificateRefusal: true}}}, true},
+		{"a 403 that says nothing about a certificate is another refusal", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{TLS: requested.TLS, HTTP: HTTPLayer{StatusCode: 403}}}, false},
+		{"a 502 is a broken server, not a refusal", server[0], Verdict{Outcome: RejectedHTTP, RefusedBy: PartyServer, Layers: Layers{TLS: requested.TLS, HTTP: HTTPLayer{StatusCode: 502}}}, false},
+		{"client refusing fails a server-side reject", server[0], Verdict{Outcome: RejectedTLS, RefusedBy: PartyClient, Layers: requested}, false},
 		{"a hang is not a rejection", server[0], Verdict{Outcome: NoUpgrade}, false},
 		{"a missing echo is not a rejection", server[0], Verdict{Outcome: NoEcho}, false},
 		{"accepting fails a reject", server[0], Verdict{Outcome: Accepted}, false},

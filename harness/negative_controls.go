@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"time"
 )
@@ -25,6 +26,23 @@ func negativeControlInsecureClient() ClientSubject {
 // scenarios, it must fail every one.
 func negativeControlLaxServer() ServerSubject {
 	return &referenceServer{name: "lax-server", mode: modeLax}
+}
+
+// negativeControlDenyAllServer requires a client certificate from a CA it
+// does not have (its pool of client CAs is empty), so it refuses every
+// client, the valid ones too. Its refusals of bad clients must not pass:
+// the valid-client control fails and makes them inconclusive.
+func negativeControlDenyAllServer() ServerSubject {
+	return &referenceServer{name: "deny-all-server", mode: modeDenyAll}
+}
+
+// negativeControlRefuseAllClient trusts no CA at all, so it refuses every
+// server, the valid ones too: the valid-server control fails and makes
+// its refusals inconclusive.
+func negativeControlRefuseAllClient() ClientSubject {
+	return &referenceClient{name: "refuse-all-client", tweak: func(c *tls.Config) {
+		c.RootCAs = x509.NewCertPool() // negative control: trusts nothing
+	}}
 }
 
 // The three broken servers of the bug log.
@@ -53,6 +71,10 @@ type Control struct {
 	WantOutcome Outcome
 	// WantStatus, when set, is the HTTP status the client must see.
 	WantStatus int
+	// WantInconclusive: the scenarios are a whole side, run with its
+	// control; the control must fail and every reject scenario must be
+	// inconclusive (a subject that refuses everyone gets no clean bill).
+	WantInconclusive bool
 
 	options func(Options) Options
 }
@@ -98,6 +120,22 @@ func NegativeControls() []Control {
 			options:     func(o Options) Options { o.Server = negativeControlLaxServer(); return o },
 		},
 		{
+			Name:             "deny-all-server",
+			Description:      "a server that refuses every client, the valid ones too (it trusts no client CA): valid-client fails and every server-side reject is inconclusive",
+			Subject:          "deny-all-server",
+			Scenarios:        OfSide(Scenarios(), ServerSide),
+			WantInconclusive: true,
+			options:          func(o Options) Options { o.Server = negativeControlDenyAllServer(); return o },
+		},
+		{
+			Name:             "refuse-all-client",
+			Description:      "a client that refuses every server, the valid ones too (it trusts no CA): valid-server fails and every client-side reject is inconclusive",
+			Subject:          "refuse-all-client",
+			Scenarios:        OfSide(Scenarios(), ClientSide),
+			WantInconclusive: true,
+			options:          func(o Options) Options { o.Client = negativeControlRefuseAllClient(); return o },
+		},
+		{
 			Name:        "no-handler-server",
 			Description: "TLS and 101 are fine but the handler never runs (the log's async server): no-echo",
 			Subject:     "no-handler-server",
@@ -139,10 +177,10 @@ func RunNegativeControls(ctx context.Context, opts Options) (*Report, error) {
 	}
 	controls := NegativeControls()
 	var jobs []job
-	for _, c := range controls {
+	for i, c := range controls {
 		o := c.options(opts)
 		for _, s := range c.Scenarios {
-			jobs = append(jobs, job{scenario: s, opts: o})
+			jobs = append(jobs, job{scenario: s, opts: o, group: i, checked: c.WantInconclusive})
 		}
 	}
 	results := runJobs(ctx, m, jobs, opts.Parallel, opts.Progress)
@@ -166,6 +204,17 @@ func RunNegativeControls(ctx context.Context, opts Options) (*Report, error) {
 func caught(c Control, results []Result) (bool, string) {
 	if len(results) == 0 {
 		return false, "the control ran no scenario"
+	}
+	if c.WantInconclusive {
+		for _, r := range results {
+			switch {
+			case r.Pass:
+				return false, fmt.Sprintf("%s passed %s: the harness gave a subject that refuses everyone a clean bill", c.Subject, r.Scenario.Name)
+			case r.Scenario.Expect == Reject && !r.Inconclusive:
+				return false, fmt.Sprintf("%s on %s: want inconclusive (its control failed), got %s (%s)", c.Subject, r.Scenario.Name, r.Outcome, r.Mismatch)
+			}
+		}
+		return true, ""
 	}
 	for _, r := range results {
 		switch {

@@ -74,9 +74,18 @@ func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 				mark = "SKIP"
 			case r.Pass:
 				mark = "PASS"
+			case r.Inconclusive:
+				mark = "INCONCLUSIVE"
 			}
-			rows = append(rows, row{[]string{r.Scenario.Name, string(r.Scenario.Side), string(r.Scenario.Expect), string(r.Outcome), plainReason(r)}, mark, r.Pass, r})
+			name := r.Scenario.Name
+			if r.Control {
+				name += " (control)"
+			}
+			rows = append(rows, row{[]string{name, string(r.Scenario.Side), string(r.Scenario.Expect), string(r.Outcome), plainReason(r)}, mark, r.Pass, r})
 		}
+	}
+	for _, r := range rows {
+		markWidth = max(markWidth, len(r.mark))
 	}
 	widths := make([]int, len(header))
 	for i, h := range header {
@@ -125,8 +134,12 @@ func WriteTable(w io.Writer, rep *Report, opt TableOptions) error {
 		fmt.Fprintf(&b, "%d of %d negative controls caught (%d encounters) in %s, timeout %s, TLS %s\n",
 			n, len(rep.Controls), len(rep.Results), rep.Duration.Round(time.Millisecond), rep.Timeout, TLSVersionName(rep.TLSVersion))
 	} else {
-		fmt.Fprintf(&b, "%d of %d scenarios passed, %d failed, in %s (server: %s, client: %s, timeout %s, TLS %s)\n",
-			rep.Passed(), len(rep.Results), len(rep.Results)-rep.Passed(), rep.Duration.Round(time.Millisecond),
+		inconclusive := ""
+		if n := rep.Inconclusive(); n > 0 {
+			inconclusive = fmt.Sprintf(", %d inconclusive", n)
+		}
+		fmt.Fprintf(&b, "%d of %d scenarios passed, %d failed%s, in %s (server: %s, client: %s, timeout %s, TLS %s)\n",
+			rep.Passed(), len(rep.Results), len(rep.Results)-rep.Passed()-rep.Inconclusive(), inconclusive, rep.Duration.Round(time.Millisecond),
 			rep.ServerSubject, rep.ClientSubject, rep.Timeout, TLSVersionName(rep.TLSVersion))
 	}
 	_, err := io.WriteString(w, b.String())
@@ -176,8 +189,12 @@ type resultJSON struct {
 	Expected    Expectation `json:"expected"`
 	Description string      `json:"description"`
 	Pass        bool        `json:"pass"`
-	Mismatch    string      `json:"mismatch,omitempty"`
-	DurationMS  float64     `json:"duration_ms"`
+	// Inconclusive: would have passed, but the side's control failed.
+	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Control: added by the run as the control of the selected rejects.
+	Control    bool    `json:"control,omitempty"`
+	Mismatch   string  `json:"mismatch,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
 	Verdict
 }
 
@@ -210,10 +227,13 @@ type reportJSON struct {
 }
 
 type summaryJSON struct {
-	Total  int  `json:"total"`
-	Passed int  `json:"passed"`
-	Failed int  `json:"failed"`
-	OK     bool `json:"ok"`
+	Total  int `json:"total"`
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	// Inconclusive counts results that would have passed but whose
+	// side's control failed; they are not in Passed nor in Failed.
+	Inconclusive int  `json:"inconclusive,omitempty"`
+	OK           bool `json:"ok"`
 	// Controls counts, for a negative-control run.
 	Controls int `json:"controls,omitempty"`
 	Caught   int `json:"caught,omitempty"`
@@ -222,7 +242,7 @@ type summaryJSON struct {
 func toJSON(r Result) resultJSON {
 	return resultJSON{
 		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect,
-		Description: r.Scenario.Description, Pass: r.Pass, Mismatch: r.Mismatch,
+		Description: r.Scenario.Description, Pass: r.Pass, Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
 		DurationMS: ms(r.Duration), Verdict: r.Verdict,
 	}
 }
@@ -235,7 +255,7 @@ func WriteJSON(w io.Writer, rep *Report) error {
 		StartedAt:  rep.Started.UTC().Format(time.RFC3339Nano),
 		DurationMS: ms(rep.Duration), TimeoutMS: ms(rep.Timeout),
 		TLSVersion: TLSVersionName(rep.TLSVersion), ServerSubject: rep.ServerSubject, ClientSubject: rep.ClientSubject,
-		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: len(rep.Results) - rep.Passed(), OK: rep.OK()},
+		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: len(rep.Results) - rep.Passed() - rep.Inconclusive(), Inconclusive: rep.Inconclusive(), OK: rep.OK()},
 		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors,
 	}
 	for _, r := range rep.Results {
@@ -264,6 +284,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -283,6 +304,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -304,7 +326,14 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		fmt.Fprintf(&ev, "expected %s, observed %s\n%s\n", r.Scenario.Expect, r.Outcome, plainReason(r))
 		writeEvidence(&ev, r)
 		c := junitCase{Name: name, Classname: class, Time: seconds(r.Duration), SystemOut: ev.String()}
-		if failed {
+		if r.Control {
+			c.Name += " (control)"
+		}
+		if failed && r.Inconclusive && rep.Kind != KindControls {
+			// Neither a pass nor a failure of the subject: an error.
+			c.Error = &junitFailure{Message: msg, Type: "inconclusive", Body: ev.String()}
+			suite.Errors++
+		} else if failed {
 			c.Failure = &junitFailure{Message: msg, Type: string(r.Outcome), Body: ev.String()}
 			suite.Failures++
 		}
@@ -323,7 +352,7 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 			add(r.Scenario.Name, "mtlskit.harness."+string(r.Scenario.Side)+"-side", r, !r.Pass, r.Mismatch)
 		}
 	}
-	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []junitSuite{suite}}
+	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

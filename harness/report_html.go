@@ -122,8 +122,11 @@ func htmlRunOf(id string, rep *Report) htmlRun {
 		return run
 	}
 	run.Title = "server: " + rep.ServerSubject + " · client: " + rep.ClientSubject
-	failed := len(rep.Results) - rep.Passed()
+	failed := len(rep.Results) - rep.Passed() - rep.Inconclusive()
 	run.Summary = fmt.Sprintf("%d of %d scenarios passed, %d failed", rep.Passed(), len(rep.Results), failed)
+	if n := rep.Inconclusive(); n > 0 {
+		run.Summary += fmt.Sprintf(", %d inconclusive", n)
+	}
 	if n := rep.Skipped(); n > 0 {
 		run.Summary += fmt.Sprintf(", %d skipped", n)
 	}
@@ -163,8 +166,13 @@ func htmlRowOf(id string, r Result) htmlRow {
 		row.Mark, row.Class = "SKIP", "skip"
 	case r.Pass:
 		row.Mark, row.Class = "PASS", "pass"
+	case r.Inconclusive:
+		row.Mark, row.Class, row.Open = "INCONCLUSIVE", "fail", true
 	default:
 		row.Mark, row.Class, row.Open = "FAIL", "fail", true
+	}
+	if r.Control {
+		row.Scenario += " (control)"
 	}
 	L := r.Layers
 	layer := func(name string, l Layer, facts ...string) {

@@ -14,7 +14,8 @@ import (
 )
 
 // sampleReport runs three scenarios against a lax server, so the report
-// has passes and failures.
+// has passes and failures; the run adds valid-server as the control of
+// server-missing-san, before it.
 func sampleReport(t *testing.T) *Report {
 	t.Helper()
 	s, err := Lookup("valid-client", "no-client-cert", "server-missing-san")
@@ -25,8 +26,8 @@ func sampleReport(t *testing.T) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Passed() != 2 {
-		t.Fatalf("%d passed, want 2 (no-client-cert must fail against the lax server)", rep.Passed())
+	if rep.Passed() != 3 || len(rep.Results) != 4 || !rep.Results[2].Control || rep.Results[2].Scenario.Name != "valid-server" {
+		t.Fatalf("%d of %d passed, want 3 of 4 (no-client-cert must fail against the lax server; valid-server added as a control)", rep.Passed(), len(rep.Results))
 	}
 	return rep
 }
@@ -45,7 +46,7 @@ func TestJSONReportFollowsSchemaVersion1(t *testing.T) {
 		} `json:"summary"`
 		Results []struct {
 			Name, Side, Expected, Outcome, Layer string
-			Pass                                 bool
+			Pass, Control                        bool
 			Reason                               struct{ ID, Text string }
 			Layers                               map[string]map[string]any
 			Server                               map[string]any
@@ -54,7 +55,7 @@ func TestJSONReportFollowsSchemaVersion1(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.SchemaVersion != 1 || doc.Kind != "scenarios" || doc.Summary.Total != 3 || doc.Summary.Passed != 2 || doc.Summary.Failed != 1 || doc.Summary.OK {
+	if doc.SchemaVersion != 1 || doc.Kind != "scenarios" || doc.Summary.Total != 4 || doc.Summary.Passed != 3 || doc.Summary.Failed != 1 || doc.Summary.OK {
 		t.Fatalf("header %+v", doc)
 	}
 	r := doc.Results[1]
@@ -66,7 +67,10 @@ func TestJSONReportFollowsSchemaVersion1(t *testing.T) {
 			t.Errorf("layer %s: %v", l, r.Layers[l])
 		}
 	}
-	m := doc.Results[2]
+	if c := doc.Results[2]; c.Name != "valid-server" || !c.Control || !c.Pass || doc.Results[0].Control {
+		t.Fatalf("control: %+v", c)
+	}
+	m := doc.Results[3]
 	if m.Reason.ID != "legacy-cn" || m.Layers["tls"]["refused_by"] != "client" || m.Layers["http"]["status"] != "skipped" {
 		t.Fatalf("server-missing-san: %+v", m)
 	}
@@ -81,7 +85,7 @@ func TestJUnitReportParsesWithOneCasePerScenario(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatalf("invalid XML: %v\n%s", err, b.String())
 	}
-	if doc.Tests != 3 || doc.Failures != 1 || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 3 {
+	if doc.Tests != 4 || doc.Failures != 1 || len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 4 {
 		t.Fatalf("counts: tests %d failures %d suites %d", doc.Tests, doc.Failures, len(doc.Suites))
 	}
 	var failed []string
@@ -123,11 +127,11 @@ func TestTableHasAlignedRowsSummaryAndColourOnlyWhenAsked(t *testing.T) {
 		t.Error("no colour with Color")
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if !strings.HasPrefix(lines[0], "RESULT  SCENARIO") || !strings.HasPrefix(lines[1], "PASS    valid-client") || !strings.HasPrefix(lines[len(lines)-1], "2 of 3 scenarios passed, 1 failed") {
+	if !strings.HasPrefix(lines[0], "RESULT  SCENARIO") || !strings.HasPrefix(lines[1], "PASS    valid-client") || !strings.HasPrefix(lines[len(lines)-1], "3 of 4 scenarios passed, 1 failed") || !strings.Contains(out, "PASS    valid-server (control)") {
 		t.Fatalf("table:\n%s", out)
 	}
 	col := strings.Index(lines[0], "EXPECTED")
-	for _, l := range lines[1:4] {
+	for _, l := range lines[1:5] {
 		if strings.HasPrefix(l, " ") {
 			continue
 		}

@@ -38,6 +38,10 @@ type Options struct {
 	// Progress, when set, is called after each encounter with the
 	// number done so far and the total (from one goroutine at a time).
 	Progress func(done, total int, r Result)
+
+	// ticketBaseline: the valid-client control on this subject received
+	// a TLS 1.3 session ticket (set by the run, per job).
+	ticketBaseline bool
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +92,18 @@ func (r *Report) Skipped() int {
 	n := 0
 	for _, res := range r.Results {
 		if res.Outcome == Skipped {
+			n++
+		}
+	}
+	return n
+}
+
+// Inconclusive counts the results that would have passed but whose
+// side's control failed.
+func (r *Report) Inconclusive() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Inconclusive {
 			n++
 		}
 	}
@@ -157,9 +173,9 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 	}
 	jobs := make([]job, len(scenarios))
 	for i, s := range scenarios {
-		jobs[i] = job{scenario: s, opts: opts}
+		jobs[i] = job{scenario: s, opts: opts, checked: true}
 	}
-	results := runJobs(ctx, m, jobs, opts.Parallel, opts.Progress)
+	results := runJobs(ctx, m, withControls(jobs), opts.Parallel, opts.Progress)
 	return &Report{
 		Kind: KindScenarios, Started: started, Duration: time.Since(started),
 		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
@@ -173,32 +189,116 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 type job struct {
 	scenario Scenario
 	opts     Options // with defaults applied
+	// group ties the jobs of one subject and options together; checked
+	// groups judge their reject scenarios against the side's control.
+	group   int
+	checked bool
+	// control: added to the group as a control, not selected.
+	control bool
+}
+
+// ControlScenario is the accept scenario that controls a side's reject
+// scenarios: a subject's refusals are only meaningful if it accepts this
+// one under the same URL and TLS version.
+func ControlScenario(side Side) string {
+	if side == ClientSide {
+		return "valid-server"
+	}
+	return "valid-client"
+}
+
+// withControls adds to each checked group the control of every side whose
+// reject scenarios it runs and does not already select, just before the
+// group's first job of that side.
+func withControls(jobs []job) []job {
+	type key struct {
+		group int
+		side  Side
+	}
+	rejects, has := map[key]bool{}, map[key]bool{}
+	for _, j := range jobs {
+		k := key{j.group, j.scenario.Side}
+		if j.scenario.Expect == Reject {
+			rejects[k] = true
+		}
+		if j.scenario.Name == ControlScenario(j.scenario.Side) {
+			has[k] = true
+		}
+	}
+	var out []job
+	for _, j := range jobs {
+		k := key{j.group, j.scenario.Side}
+		if j.checked && rejects[k] && !has[k] {
+			if s, err := Lookup(ControlScenario(k.side)); err == nil {
+				out = append(out, job{scenario: s[0], opts: j.opts, group: j.group, checked: true, control: true})
+			}
+			has[k] = true
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // runJobs runs the jobs with at most parallel at once; results keep the
-// jobs' order.
+// jobs' order. In a checked group, the controls run first: their results
+// decide whether the group's reject results can pass (a failed control
+// makes them inconclusive), and the valid-client control's session
+// ticket is the baseline for a TLS 1.3 server that closes without an
+// alert.
 func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progress func(int, int, Result)) []Result {
 	results := make([]Result, len(jobs))
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
+	isControl := func(j job) bool { return j.checked && j.scenario.Name == ControlScenario(j.scenario.Side) }
 	var mu sync.Mutex
 	done := 0
-	for i, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = RunScenario(ctx, j.scenario, m, j.opts)
-			if progress != nil {
-				mu.Lock()
-				done++
-				progress(done, len(jobs), results[i])
-				mu.Unlock()
+	phase := func(pick func(job) bool) {
+		sem := make(chan struct{}, max(parallel, 1))
+		var wg sync.WaitGroup
+		for i, j := range jobs {
+			if !pick(j) {
+				continue
 			}
-		}()
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				results[i] = RunScenario(ctx, j.scenario, m, j.opts)
+				results[i].Control = j.control
+				if progress != nil {
+					mu.Lock()
+					done++
+					progress(done, len(jobs), results[i])
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	phase(isControl)
+	type key struct {
+		group int
+		side  Side
+	}
+	controls := map[key]Result{}
+	for i, j := range jobs {
+		if isControl(j) {
+			controls[key{j.group, j.scenario.Side}] = results[i]
+		}
+	}
+	for i := range jobs {
+		if c, ok := controls[key{jobs[i].group, ServerSide}]; ok && c.Pass && c.Layers.TLS.SessionTicket {
+			jobs[i].opts.ticketBaseline = true
+		}
+	}
+	phase(func(j job) bool { return !isControl(j) })
+	for i, j := range jobs {
+		c, ok := controls[key{j.group, j.scenario.Side}]
+		if !ok || c.Pass || j.scenario.Expect != Reject || !results[i].Pass || results[i].Outcome == Skipped {
+			continue
+		}
+		results[i].Pass, results[i].Inconclusive = false, true
+		results[i].Mismatch = fmt.Sprintf("inconclusive: the %s control failed on this subject (%s: %s), so this refusal says nothing about the certificate: the subject may refuse everything", c.Scenario.Name, c.Outcome, c.Reason.Text)
+	}
 	return results
 }
 
@@ -225,7 +325,7 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	if err != nil {
 		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ReasonUnclassified, fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	} else {
-		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade}
+		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
 		if t, ok := srv.(interface{ URL() string }); ok {
 			cc.Target = t.URL()
 		}

@@ -98,6 +98,12 @@ type ServerTLS struct {
 	ClientSubject string `json:"client_subject,omitempty"`
 	// ClientChainLen is how many certificates the client sent.
 	ClientChainLen int `json:"client_chain_len,omitempty"`
+	// HelloReceived is true once the client's ClientHello arrived (a
+	// connection without one is a TCP probe or not TLS at all).
+	HelloReceived bool `json:"hello_received"`
+	// ClosedWithoutAlert is true when the client closed the connection
+	// during the handshake without sending an alert.
+	ClosedWithoutAlert bool `json:"closed_without_alert,omitempty"`
 	// Reason is why the server refused the client, from the typed error.
 	Reason *Reason `json:"reason,omitempty"`
 	// AlertSent is the alert crypto/tls sends for that error.
@@ -152,6 +158,7 @@ const (
 	modeNoHandler                   // answer 101, never run the handler
 	modeSilent                      // never answer the upgrade request
 	modeStatus500                   // answer 500
+	modeDenyAll                     // require client certs from no CA at all: refuse everyone
 )
 
 // referenceServer is a ServerSubject built on crypto/tls and gorilla.
@@ -213,8 +220,11 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 		ClientCAs:    certPool(cfg.Encounter.ClientCAs),
 		NextProtos:   []string{"http/1.1"},
 	}
-	if s.mode == modeLax {
+	switch s.mode {
+	case modeLax:
 		tcfg.ClientAuth = tls.RequestClientCert
+	case modeDenyAll:
+		tcfg.ClientCAs = x509.NewCertPool()
 	}
 	pinVersion(tcfg, cfg.TLSVersion)
 	host := s.listenHost
@@ -325,7 +335,12 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 
 	start := time.Now()
 	_ = raw.SetDeadline(start.Add(r.timeout))
-	tc := tls.Server(raw, r.tls)
+	cfg := r.tls.Clone()
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		o.TLS.HelloReceived = true
+		return nil, nil
+	}
+	tc := tls.Server(raw, cfg)
 	err := tc.Handshake()
 	st := tc.ConnectionState()
 	o.TLS.Millis = ms(time.Since(start))
@@ -458,7 +473,11 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 		}
 	case isTimeout(err):
 		o.TLS.Reason = &Reason{ReasonHandshakeTimeout, "the client did not finish the handshake before the timeout"}
+	case isClosed(err) && !o.TLS.HelloReceived:
+		o.TLS.ClosedWithoutAlert = true
+		o.TLS.Detail = "the client closed the connection before sending a ClientHello"
 	case isClosed(err):
+		o.TLS.ClosedWithoutAlert = true
 		o.TLS.Detail = "the client closed the connection during the handshake without an alert"
 	default:
 		o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}

@@ -164,6 +164,10 @@ type TLSLayer struct {
 	// LateAlert is true when the server's refusal arrived after the
 	// client's handshake had finished (TLS 1.3 client certificates).
 	LateAlert bool `json:"late_alert,omitempty"`
+	// SessionTicket is true when the server sent a TLS 1.3 session
+	// ticket (the reference client records it; the valid-client control's
+	// ticket is the baseline for servers that close without an alert).
+	SessionTicket bool `json:"session_ticket,omitempty"`
 }
 
 // HTTPLayer is the evidence of the upgrade request.
@@ -174,6 +178,11 @@ type HTTPLayer struct {
 	StatusCode int `json:"status_code,omitempty"`
 	// BodyPrefix is the start of a non-101 answer's body (up to 256 bytes).
 	BodyPrefix string `json:"body_prefix,omitempty"`
+	// CertificateRefusal is true when a non-101 answer is evidence of a
+	// refusal of the client certificate: 495 or 496, or a 400, 401 or 403
+	// whose body mentions a certificate (nginx's 400 pages). Any other
+	// 4xx refuses the client for another reason.
+	CertificateRefusal bool `json:"certificate_refusal,omitempty"`
 }
 
 // WSLayer is the evidence of the message round trip.
@@ -244,6 +253,15 @@ type Result struct {
 	Verdict
 	// Pass is true when the outcome matched the expectation.
 	Pass bool `json:"pass"`
+	// Inconclusive is true for a reject scenario that would have passed
+	// but whose side's control (valid-client for the server side,
+	// valid-server for the client side) failed on the same subject: a
+	// refusal by a subject that refuses everything says nothing about
+	// the certificate. It is not a pass.
+	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Control is true for a valid-client or valid-server result the run
+	// added as the control of the reject scenarios that were selected.
+	Control bool `json:"control,omitempty"`
 	// Mismatch says why a result did not pass.
 	Mismatch string        `json:"mismatch,omitempty"`
 	Duration time.Duration `json:"-"`
@@ -281,10 +299,21 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 		if s.Side == ClientSide {
 			judged = PartyClient
 		}
+		// A server that never asked for a client certificate cannot have
+		// refused one, whatever it did to the connection afterwards.
+		if s.Side == ServerSide && v.Client == nil && !v.Layers.TLS.ClientCertRequested {
+			if v.Outcome == Accepted {
+				return false, "expected the server to refuse, but it never requested a client certificate and accepted the connection without one"
+			}
+			return false, fmt.Sprintf("expected the server to refuse the client certificate, but it never requested one (no CertificateRequest), so it did not refuse a certificate: %s, %s", v.Outcome, v.Reason.Text)
+		}
 		switch v.Outcome {
 		case RejectedTLS, RejectedHTTP:
-			if st := v.Layers.HTTP.StatusCode; v.Outcome == RejectedHTTP && (st < 400 || st > 499) {
+			if st := v.Layers.HTTP.StatusCode; v.Outcome == RejectedHTTP && (st < 400 || st > 499) && st != 495 && st != 496 {
 				return false, fmt.Sprintf("expected the %s to refuse, but it answered %d, which is not a refusal of the client (only a 4xx is): %s", judged, st, v.Reason.Text)
+			}
+			if v.Outcome == RejectedHTTP && !v.Layers.HTTP.CertificateRefusal {
+				return false, fmt.Sprintf("expected the %s to refuse the client certificate, but it refused for another reason (HTTP %d, no mention of a certificate; a wrong path, a missing Origin or subprotocol?): %s", judged, v.Layers.HTTP.StatusCode, v.Reason.Text)
 			}
 			if v.RefusedBy == judged && v.Outcome == RejectedHTTP && strictTLS {
 				return false, fmt.Sprintf("expected a TLS-level refusal (--strict-tls), but the server completed the handshake and refused at the HTTP layer: %s", v.Reason.Text)

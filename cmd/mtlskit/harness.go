@@ -204,7 +204,7 @@ func harnessRun(c *cli.Context) error {
 	var prog *progressLine
 	if isTerminal(stderr) {
 		prog = startProgress(stderr, total, time.Second)
-		opts.Progress = func(done, _ int, _ harness.Result) { prog.set(done) }
+		opts.Progress = func(done, total int, _ harness.Result) { prog.set(done, total) }
 	}
 	ctx := c.Context
 	if ctx == nil {
@@ -286,7 +286,11 @@ func summary(rep *harness.Report) string {
 		}
 		return fmt.Sprintf("%d of %d negative controls caught", n, len(rep.Controls))
 	}
-	return fmt.Sprintf("%d of %d scenarios passed in %s", rep.Passed(), len(rep.Results), rep.Duration.Round(time.Millisecond))
+	inconclusive := ""
+	if n := rep.Inconclusive(); n > 0 {
+		inconclusive = fmt.Sprintf(" (%d inconclusive)", n)
+	}
+	return fmt.Sprintf("%d of %d scenarios passed%s in %s", rep.Passed(), len(rep.Results), inconclusive, rep.Duration.Round(time.Millisecond))
 }
 
 // progressLine shows "done/total" on a terminal, redrawn in place, once
@@ -294,12 +298,13 @@ func summary(rep *harness.Report) string {
 type progressLine struct {
 	mu      sync.Mutex
 	done    int
+	total   int
 	quit    chan struct{}
 	stopped chan struct{}
 }
 
 func startProgress(w io.Writer, total int, delay time.Duration) *progressLine {
-	p := &progressLine{quit: make(chan struct{}), stopped: make(chan struct{})}
+	p := &progressLine{total: total, quit: make(chan struct{}), stopped: make(chan struct{})}
 	go func() {
 		defer close(p.stopped)
 		timer := time.NewTimer(delay)
@@ -319,7 +324,7 @@ func startProgress(w io.Writer, total int, delay time.Duration) *progressLine {
 		}()
 		for {
 			p.mu.Lock()
-			done := p.done
+			done, total := p.done, p.total
 			p.mu.Unlock()
 			if done != last {
 				fmt.Fprintf(w, "\r\x1b[Kmtlskit harness: %d/%d encounters done", done, total)
@@ -335,9 +340,11 @@ func startProgress(w io.Writer, total int, delay time.Duration) *progressLine {
 	return p
 }
 
-func (p *progressLine) set(done int) {
+// set records the encounters done and the total (which counts the
+// controls a run adds to the selected scenarios).
+func (p *progressLine) set(done, total int) {
 	p.mu.Lock()
-	p.done = done
+	p.done, p.total = done, total
 	p.mu.Unlock()
 }
 

@@ -37,7 +37,7 @@ func TestHarnessListShowsEveryScenarioWithSideAndExpectation(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v", code, err)
 	}
-	if len(doc.Scenarios) != 20 || len(doc.Controls) != 5 || doc.Scenarios[10].Name != "server-missing-san" || doc.Scenarios[10].Side != "client" || doc.Scenarios[10].Expected != "reject" {
+	if len(doc.Scenarios) != 20 || len(doc.Controls) != 7 || doc.Scenarios[10].Name != "server-missing-san" || doc.Scenarios[10].Side != "client" || doc.Scenarios[10].Expected != "reject" {
 		t.Fatalf("list --json: %+v", doc)
 	}
 }
@@ -47,11 +47,13 @@ func TestHarnessRunSelectedScenariosPrintsATableAndExitsZero(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
+	// Each side's valid scenario runs as the control of its rejects.
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[1], "PASS    no-client-cert") || !strings.HasPrefix(lines[2], "PASS    server-missing-san") {
-		t.Fatalf("want header, two rows in definition order and a summary:\n%s", out)
+	if len(lines) != 6 || !strings.HasPrefix(lines[1], "PASS    valid-client (control)") || !strings.HasPrefix(lines[2], "PASS    no-client-cert") ||
+		!strings.HasPrefix(lines[3], "PASS    valid-server (control)") || !strings.HasPrefix(lines[4], "PASS    server-missing-san") {
+		t.Fatalf("want header, two rows in definition order, each after its control, and a summary:\n%s", out)
 	}
-	if !strings.HasSuffix(lines[2], "[legacy-cn]") || !strings.HasPrefix(lines[3], "2 of 2 scenarios passed") {
+	if !strings.HasSuffix(lines[4], "[legacy-cn]") || !strings.HasPrefix(lines[5], "4 of 4 scenarios passed") {
 		t.Fatalf("table:\n%s", out)
 	}
 	if strings.Contains(out, "\x1b[") || errOut != "" {
@@ -132,10 +134,10 @@ func TestHarnessRunWritesJSONJUnitAndKeep(t *testing.T) {
 
 func TestHarnessNegativeControlsAreFlaggedAndExitZero(t *testing.T) {
 	code, out, _ := harnessCLI(t, "harness", "run", "--negative-controls", "--timeout", "300ms")
-	if code != 0 || !strings.Contains(out, "5 of 5 negative controls caught") || strings.Contains(out, "MISSED") {
+	if code != 0 || !strings.Contains(out, "7 of 7 negative controls caught") || strings.Contains(out, "MISSED") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"silent-server/valid-client", "no-upgrade", "no-echo", "rejected-http", "insecure-client/server-missing-san"} {
+	for _, want := range []string{"silent-server/valid-client", "no-upgrade", "no-echo", "rejected-http", "insecure-client/server-missing-san", "deny-all-server/valid-client", "refuse-all-client/valid-server"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("controls output lacks %q", want)
 		}

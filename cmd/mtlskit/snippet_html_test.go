@@ -17,7 +17,7 @@ func TestHarnessRunHTML(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "report.html")
 	r := mustRun(t, dir, "harness", "run", "--scenario", "valid-client", "--scenario", "server-missing-san", "--format", "html", "--out", out)
-	if !strings.Contains(r.stdout, "wrote the html report to "+out+": 2 of 2 scenarios passed") {
+	if !strings.Contains(r.stdout, "wrote the html report to "+out+": 3 of 3 scenarios passed") {
 		t.Errorf("stdout: %s", r.stdout)
 	}
 	page, err := os.ReadFile(out)
@@ -25,7 +25,7 @@ func TestHarnessRunHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(page)
-	if !strings.HasPrefix(s, "<!DOCTYPE html>") || strings.Count(s, `<details class="result pass"`) != 2 || strings.Contains(s, "http://") || strings.Contains(s, "https://") {
+	if !strings.HasPrefix(s, "<!DOCTYPE html>") || strings.Count(s, `<details class="result pass"`) != 3 || !strings.Contains(s, "valid-server (control)") || strings.Contains(s, "http://") || strings.Contains(s, "https://") {
 		t.Errorf("unexpected page:\n%.2000s", s)
 	}
 	r = mtlskit(t, dir, nil, "harness", "run", "--format", "pdf")
@@ -50,7 +50,7 @@ func TestHarnessProgressOnTerminal(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.output)
 	}
-	m := regexp.MustCompile(`\r\x1b\[Kmtlskit harness: (\d+)/18 encounters done`).FindAllStringSubmatch(r.output, -1)
+	m := regexp.MustCompile(`\r\x1b\[Kmtlskit harness: (\d+)/38 encounters done`).FindAllStringSubmatch(r.output, -1)
 	if len(m) == 0 {
 		t.Fatalf("no progress line on the terminal:\n%q", r.output)
 	}
