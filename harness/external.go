@@ -140,6 +140,9 @@ type ServerProcess struct {
 	URL     string
 	Argv    []string
 	LogPath string
+	// Addr is the loopback address where the port answered (127.0.0.1
+	// or [::1]).
+	Addr string
 
 	cmd    *exec.Cmd
 	log    *os.File
@@ -193,21 +196,33 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 		return nil, fmt.Errorf("the server command %q could not be started: %v", strings.Join(p.Argv, " "), err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	// An interrupted run (ctx cancelled by SIGINT/SIGTERM) stops the
+	// group whatever the caller is doing.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.Stop()
+		case <-p.exited:
+		}
+	}()
 
-	// Wait for the port, the process's exit, the start timeout or ctx.
+	// Wait for the port (at the loopback addresses of both families),
+	// the process's exit, the start timeout or ctx.
 	deadline := time.NewTimer(cfg.StartTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+		if a, ok := p.listening(); ok {
+			p.Addr = a
 			return p, nil
 		}
 		select {
 		case <-p.exited:
+			if a, ok := p.daemonized(); ok {
+				_ = p.Stop()
+				return nil, fmt.Errorf("the server command exited 0 and port %d stays open at %s: it daemonized, so the harness cannot stop it; run it in the foreground (e.g. nginx -g 'daemon off;')%s", port, a, p.tailText())
+			}
 			_ = p.Stop()
 			return nil, fmt.Errorf("the server command exited (%s) before opening port %d%s", p.status(), port, p.tailText())
 		case <-deadline.C:
@@ -225,18 +240,64 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 	}
 }
 
+// listening reports the first loopback address, of 127.0.0.1 and ::1,
+// where the port accepts a connection.
+func (p *ServerProcess) listening() (string, bool) {
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		a := net.JoinHostPort(host, strconv.Itoa(p.Port))
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// daemonized reports a command whose leader exited 0 while its port is
+// open (now, or within half a second): a server that forked into the
+// background.
+func (p *ServerProcess) daemonized() (string, bool) {
+	if p.cmd.ProcessState == nil || p.cmd.ProcessState.ExitCode() != 0 {
+		return "", false
+	}
+	for end := time.Now().Add(500 * time.Millisecond); ; time.Sleep(50 * time.Millisecond) {
+		if a, ok := p.listening(); ok {
+			return a, true
+		}
+		if time.Now().After(end) {
+			return "", false
+		}
+	}
+}
+
 // Subject is the ServerSubject the server-side scenarios judge: the
 // running process, reached at its URL.
 func (p *ServerProcess) Subject(name string) ServerSubject {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
+	addr := p.Addr
+	if addr == "" {
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
+	}
 	return &targetServer{url: p.URL, addr: addr, name: name, alive: func() error {
 		select {
 		case <-p.exited:
+			if a, ok := p.daemonized(); ok {
+				return fmt.Errorf("the server command exited 0 and port %d stays open at %s: it daemonized, so the harness cannot stop it; run it in the foreground (e.g. nginx -g 'daemon off;')%s", p.Port, a, p.tailText())
+			}
 			return fmt.Errorf("the server command exited (%s) during the run%s", p.status(), p.tailText())
 		default:
 			return nil
 		}
 	}}
+}
+
+// ExitReport says how a command that exited on its own during the run
+// ended: daemonized (exit 0, port still open) or its exit status, with
+// the last lines of its output.
+func (p *ServerProcess) ExitReport() string {
+	if a, ok := p.daemonized(); ok {
+		return fmt.Sprintf("the server command exited 0 and port %d stays open at %s: it daemonized, so the harness cannot stop it; run it in the foreground (e.g. nginx -g 'daemon off;')%s", p.Port, a, p.tailText())
+	}
+	return fmt.Sprintf("the server command exited on its own (%s) during the run%s", p.status(), p.tailText())
 }
 
 // Exited reports whether the command has exited on its own.
@@ -258,19 +319,32 @@ func (p *ServerProcess) Stop() error {
 	select {
 	case <-p.exited:
 		_ = syscall.Kill(-pgid, syscall.SIGKILL) // stragglers of the group
-		return nil
+		return p.stillListening()
 	default:
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return nil
+		return p.stillListening()
 	case <-time.After(p.grace):
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-p.exited
 	return fmt.Errorf("the server command did not exit within %s of SIGTERM and was killed with SIGKILL%s", p.grace, p.tailText())
+}
+
+// stillListening reports a port that stays open once the command's
+// process group is gone: the server left the group (daemonized).
+func (p *ServerProcess) stillListening() error {
+	if p.Addr == "" {
+		return nil // it never listened
+	}
+	time.Sleep(50 * time.Millisecond) // let the kernel close the group's sockets
+	if a, ok := p.listening(); ok {
+		return fmt.Errorf("port %d is still open at %s after the server command's process group was stopped: it daemonized (left the group), so the harness cannot stop it; run it in the foreground (e.g. nginx -g 'daemon off;')", p.Port, a)
+	}
+	return nil
 }
 
 // Tail is the last n lines of the command's output.

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
@@ -180,7 +181,15 @@ func harnessRun(c *cli.Context) error {
 	default:
 		return usagef("--accept-on %q is not supported: use echo or upgrade", a)
 	}
-	ext, err := externalSubjects(c, controls, names, &scenarios)
+	// SIGINT or SIGTERM cancels the run: the server command's and the
+	// client commands' process groups are killed on the way out.
+	parent := c.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ext, err := externalSubjects(ctx, c, controls, names, &scenarios)
 	if err != nil {
 		return err
 	}
@@ -206,10 +215,6 @@ func harnessRun(c *cli.Context) error {
 		prog = startProgress(stderr, total, time.Second)
 		opts.Progress = func(done, total int, _ harness.Result) { prog.set(done, total) }
 	}
-	ctx := c.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var rep *harness.Report
 	if controls {
 		rep, err = harness.RunNegativeControls(ctx, opts)
@@ -222,9 +227,13 @@ func harnessRun(c *cli.Context) error {
 	if err != nil {
 		return failf("harness run: %v", err)
 	}
+	if ctx.Err() != nil {
+		ext.cleanup()
+		return failf("harness run: interrupted; the subject's processes were stopped and no report was written")
+	}
 	if ext.process != nil {
 		if ext.process.Exited() {
-			rep.SubjectErrors = append(rep.SubjectErrors, "the server command exited on its own during the run: "+strings.Join(ext.process.Tail(5), " | "))
+			rep.SubjectErrors = append(rep.SubjectErrors, ext.process.ExitReport())
 		}
 		if err := ext.process.Stop(); err != nil {
 			rep.SubjectErrors = append(rep.SubjectErrors, err.Error())

@@ -27,6 +27,7 @@ type external struct {
 func (e *external) cleanup() {
 	if e.process != nil {
 		_ = e.process.Stop()
+		e.process = nil
 	}
 	if e.scratch != "" {
 		os.RemoveAll(e.scratch)
@@ -69,7 +70,7 @@ func storeMaterials(c *cli.Context, dir string) (*harness.Materials, error) {
 // externalSubjects reads --target, --pki, --server-cmd and --client-cmd,
 // keeps the scenarios of the sides they judge, and starts a server
 // command.
-func externalSubjects(c *cli.Context, controls bool, names []string, scenarios *[]harness.Scenario) (*external, error) {
+func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names []string, scenarios *[]harness.Scenario) (*external, error) {
 	e := &external{}
 	target, pkiDir := c.String("target"), c.String("pki")
 	serverCmd, clientCmd := c.String("server-cmd"), c.String("client-cmd")
@@ -154,10 +155,6 @@ func externalSubjects(c *cli.Context, controls bool, names []string, scenarios *
 	}
 	switch {
 	case serverT != nil:
-		ctx := c.Context
-		if ctx == nil {
-			ctx = context.Background()
-		}
 		dir := e.scratch + "/server"
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			e.cleanup()
