@@ -62,6 +62,22 @@ func remoteAlert(err error) *Alert {
 	return nil
 }
 
+// isBadRecordMAC reports crypto/tls's own bad_record_mac: a record it
+// could not decrypt (a local error, sent to the peer as alert 20).
+func isBadRecordMAC(err error) bool {
+	var op *net.OpError
+	for e := err; errors.As(e, &op); e = op.Err {
+		if op.Op == "local error" && op.Err != nil {
+			v := reflect.ValueOf(op.Err)
+			return v.Kind() == reflect.Uint8 && v.Type().PkgPath() == "crypto/tls" && v.Uint() == 20
+		}
+		if op.Err == nil {
+			break
+		}
+	}
+	return false
+}
+
 // alertReason turns an alert the peer sent into a reason.
 func alertReason(a *Alert, by Party) Reason {
 	who := string(by)
@@ -289,6 +305,8 @@ var verifyMessages = []struct{ text, id string }{
 	{"unable to get local issuer certificate", ReasonUnknownCA},
 	{"unable to get issuer certificate", ReasonUnknownCA},
 	{"unable to verify the first certificate", ReasonUnknownCA},
+	// curl checks the host name itself, after the handshake.
+	{"no alternative certificate subject name matches target host name", ReasonHostMismatch},
 	// Node's error codes.
 	{"cert_has_expired", ReasonExpired},
 	{"cert_not_yet_valid", ReasonNotYetValid},

@@ -79,6 +79,21 @@ func (c *ClientCommand) Connect(ctx context.Context, cfg ClientConfig) Verdict {
 	return v
 }
 
+// genericCertAlert reports whether a certificate alert is too coarse to
+// say what the client's output (reason id) says: 42 bad_certificate, 43
+// unsupported_certificate and 46 certificate_unknown say nothing of why,
+// and 45 certificate_expired is also what OpenSSL sends for a certificate
+// that is not yet valid.
+func genericCertAlert(code uint8, id string) bool {
+	switch code {
+	case 42, 43, 46:
+		return true
+	case 45:
+		return id == ReasonNotYetValid
+	}
+	return false
+}
+
 // progress ranks how far a connection got, to pick the one to judge when
 // a client connected more than once (a TCP readiness probe, then the
 // real connection).
@@ -90,7 +105,7 @@ func progress(o ServerObservation) int {
 		return 4
 	case o.TLS.Status == LayerOK:
 		return 3
-	case o.TLS.AlertReceived != nil:
+	case o.TLS.AlertReceived != nil || o.TLS.AbortedAfterFlight:
 		return 2
 	case o.TLS.HelloReceived:
 		return 1
@@ -165,8 +180,27 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 					return
 				}
 				r = Reason{id, fmt.Sprintf("the client aborted the handshake with %s; its output names a certificate verification error", a) + said}
+			} else if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok && id != r.ID && genericCertAlert(a.Code, id) {
+				// OpenSSL sends 42 bad_certificate for a host name
+				// mismatch or a not-yet-valid certificate, 43 for a wrong
+				// key usage: the alert says the client refused the
+				// certificate, its own message says why.
+				r = Reason{id, fmt.Sprintf("the client aborted the handshake with %s, which does not say why; its output names the reason", a) + said}
 			}
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyClient, &r, a, r.Text
+			end("tls", RejectedTLS, PartyClient, r)
+		case o.TLS.AbortedAfterFlight:
+			// TLS 1.3: the client got our whole flight, certificate
+			// included, and answered with a record crypto/tls could not
+			// decrypt instead of its Finished. It never completed the
+			// handshake and sent no application data: it refused the
+			// server. Why is unknown unless its output says; the
+			// valid-server control tells a client that aborts everything.
+			r := Reason{ReasonHandshakeAborted, "the client aborted the handshake after receiving the server certificate; reason not readable (its alert arrived as: " + o.TLS.Error + ", and its output names no certificate verification error)" + said}
+			if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
+				r = Reason{id, "the client aborted the handshake after receiving the server certificate (its alert arrived as: " + o.TLS.Error + "); its output names a certificate verification error" + said}
+			}
+			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyClient, &r, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
 		case o.TLS.Reason != nil && o.TLS.Reason.ID == ReasonHandshakeTimeout:
 			r := Reason{ReasonHandshakeTimeout, "the client did not finish the TLS handshake before the timeout" + said}

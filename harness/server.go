@@ -104,6 +104,15 @@ type ServerTLS struct {
 	// ClosedWithoutAlert is true when the client closed the connection
 	// during the handshake without sending an alert.
 	ClosedWithoutAlert bool `json:"closed_without_alert,omitempty"`
+	// AbortedAfterFlight is true when, in TLS 1.3, the client answered
+	// the server's whole flight (ServerHello to Finished, with the
+	// server certificate) with a record crypto/tls could not decrypt
+	// ("bad record MAC") instead of its Certificate and Finished: it
+	// aborted the handshake after seeing the server certificate.
+	// AlertReceived holds its alert when that record was a plaintext
+	// alert (OpenSSL sends its alert before it switches to its handshake
+	// keys); otherwise the alert could not be read.
+	AbortedAfterFlight bool `json:"aborted_after_flight,omitempty"`
 	// Reason is why the server refused the client, from the typed error.
 	Reason *Reason `json:"reason,omitempty"`
 	// AlertSent is the alert crypto/tls sends for that error.
@@ -340,15 +349,17 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		o.TLS.HelloReceived = true
 		return nil, nil
 	}
-	tc := tls.Server(raw, cfg)
+	watch := &recordWatch{Conn: raw}
+	tc := tls.Server(watch, cfg)
 	err := tc.Handshake()
+	watch.off = true
 	st := tc.ConnectionState()
 	o.TLS.Millis = ms(time.Since(start))
 	if st.Version != 0 {
 		o.TLS.Version = tls.VersionName(st.Version)
 	}
 	if err != nil {
-		r.handshakeFailed(&o, raw, err, st.Version)
+		r.handshakeFailed(&o, raw, err, st.Version, watch)
 		return o
 	}
 	o.TLS.Status = LayerOK
@@ -449,7 +460,7 @@ func (r *runningServer) serveUpgrade(o *ServerObservation, raw, tc net.Conn) {
 
 // handshakeFailed records a failed handshake, then reads what the client
 // still sends until it closes, so the alert is not lost to a reset.
-func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err error, version uint16) {
+func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err error, version uint16, watch *recordWatch) {
 	o.TLS.Status = LayerFailed
 	o.TLS.Error = err.Error()
 	var cve *tls.CertificateVerificationError
@@ -470,6 +481,20 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 			o.TLS.Reason = &reason
 		} else {
 			o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}
+		}
+	case version == tls.VersionTLS13 && isBadRecordMAC(err):
+		// crypto/tls reads the client's second flight only once it has
+		// sent its own whole flight, and by then it expects records under
+		// the client's handshake keys. A client that refuses our
+		// certificate before it switched to those keys (OpenSSL: Python,
+		// Ruby, curl, s_client) sends its alert in plaintext; crypto/tls
+		// tries to decrypt those two bytes and reports a bad record MAC.
+		o.TLS.AbortedAfterFlight = true
+		if a := watch.plaintextAlert(); a != nil {
+			o.TLS.AlertReceived = a
+			o.TLS.Detail = fmt.Sprintf("the client aborted the handshake after our certificate with %s, sent in plaintext before it switched to its handshake keys (crypto/tls expected an encrypted record and reported %q)", a, err.Error())
+		} else {
+			o.TLS.Detail = fmt.Sprintf("the client aborted the handshake after our certificate; its alert could not be read (it arrived as: %s)", err.Error())
 		}
 	case isTimeout(err):
 		o.TLS.Reason = &Reason{ReasonHandshakeTimeout, "the client did not finish the handshake before the timeout"}
@@ -599,4 +624,93 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// recordWatch passes a connection through to crypto/tls during the
+// handshake and keeps the outline of the first TLS records the client
+// sent: type, length and, for a two-byte record, its body. A record
+// crypto/tls could not decrypt can then still be told apart: a plaintext
+// alert (a TLS 1.3 record under any keys is type 23 and at least 17
+// bytes long) is readable from its two bytes.
+type recordWatch struct {
+	net.Conn
+	// off stops the watching once the handshake has ended.
+	off  bool
+	hdr  [5]byte
+	nhdr int
+	// left is how many bytes of the current record's body are unread.
+	left int
+	recs []wireRecord
+	// lost is set once more records came than are kept.
+	lost bool
+}
+
+// wireRecord is the outline of one record.
+type wireRecord struct {
+	typ    uint8
+	length int
+	body   [2]byte
+	nbody  int
+}
+
+// maxWatchedRecords bounds the records a recordWatch keeps: a client's
+// handshake records until the failure are far fewer.
+const maxWatchedRecords = 32
+
+func (w *recordWatch) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if !w.off {
+		w.feed(p[:n])
+	}
+	return n, err
+}
+
+func (w *recordWatch) feed(b []byte) {
+	for len(b) > 0 {
+		if w.left == 0 {
+			k := copy(w.hdr[w.nhdr:], b)
+			w.nhdr += k
+			b = b[k:]
+			if w.nhdr < len(w.hdr) {
+				return
+			}
+			w.nhdr = 0
+			w.left = int(w.hdr[3])<<8 | int(w.hdr[4])
+			if len(w.recs) < maxWatchedRecords {
+				w.recs = append(w.recs, wireRecord{typ: w.hdr[0], length: w.left})
+			} else {
+				w.lost = true
+			}
+			continue
+		}
+		k := min(w.left, len(b))
+		if !w.lost {
+			r := &w.recs[len(w.recs)-1]
+			r.nbody += copy(r.body[r.nbody:], b[:k])
+		}
+		w.left -= k
+		b = b[k:]
+	}
+}
+
+// plaintextAlert is the alert the client sent in plaintext as its first
+// record after its ClientHello (and a second one after a
+// HelloRetryRequest, and change_cipher_spec records, which TLS 1.3 sends
+// unprotected and ignores), or nil when that record is something else.
+func (w *recordWatch) plaintextAlert() *Alert {
+	if w == nil {
+		return nil
+	}
+	for _, r := range w.recs {
+		switch r.typ {
+		case 22, 20: // handshake (the hellos), change_cipher_spec
+			continue
+		case 21:
+			if r.length == 2 && r.nbody == 2 && (r.body[0] == 1 || r.body[0] == 2) {
+				return newAlert(r.body[1])
+			}
+		}
+		return nil
+	}
+	return nil
 }
