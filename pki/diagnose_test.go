@@ -229,7 +229,7 @@ func TestDiagnoseBrokenCertificates(t *testing.T) {
 			contains: []string{"DNS name localhost is outside the permitted names (example.com)"},
 			input: func(t *testing.T) Input {
 				nc := dgNewCA(t, Request{MaxPathLen: 1, PermittedDNS: []string{"example.com"}})
-				leaf := dgIssue(t, nc.rootIss, Request{SANs: mustParseSANs(t, "localhost")})
+				leaf := dgIssue(t, nc.rootIss, Request{SANs: mustParseSANs(t, "localhost"), UnsafeAllowOutsideNameConstraints: true})
 				return Input{Chain: leaf.FullChain(), Key: leaf.Key, Roots: []*x509.Certificate{nc.root.Cert}, Host: "localhost"}
 			}},
 		{name: "RSA-1024 key", want: []string{CheckKeyStrength}, contains: []string{"1024 bits"},

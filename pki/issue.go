@@ -160,6 +160,13 @@ func (iss *Issuer) certify(req Request, pub crypto.PublicKey, now time.Time) (*x
 	if req.Kind.IsCA() && iss.Cert.MaxPathLenZero {
 		return nil, fmt.Errorf("issuer %q has path length 0 and may not sign another CA", iss.Cert.Subject.CommonName)
 	}
+	// A name the CA may not certify would be refused by every verifier:
+	// refuse it here rather than write a certificate that cannot work.
+	for _, ca := range append([]*x509.Certificate{iss.Cert}, iss.Chain...) {
+		if v := nameViolations(ca, tmpl); len(v) > 0 && !req.UnsafeAllowOutsideNameConstraints {
+			return nil, fmt.Errorf("%s: CA %q allows only %s: use names the CA allows, or a CA without those constraints", v[0], ca.Subject.CommonName, describeConstraints(ca))
+		}
+	}
 	if tmpl.NotAfter.After(iss.Cert.NotAfter) && !req.UnsafeAllowOutliveIssuer {
 		room := iss.Cert.NotAfter.Sub(now)
 		hint := "the issuer has expired: renew the CA first"

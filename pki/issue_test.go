@@ -465,7 +465,10 @@ func TestNameConstraints(t *testing.T) {
 		}{{"via-root", iss}, {"via-intermediate", interIss}} {
 			t.Run(via.name+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				leaf, err := via.iss.Issue(Request{Kind: KindServer, SANs: mustParseSANs(t, tt.sans), Validity: Day})
+				if _, err := via.iss.Issue(Request{Kind: KindServer, SANs: mustParseSANs(t, tt.sans), Validity: Day}); via.name == "via-root" && (err == nil) != tt.ok {
+					t.Fatalf("Issue under the constrained root: err = %v, want refusal=%v", err, !tt.ok)
+				}
+				leaf, err := via.iss.Issue(Request{Kind: KindServer, SANs: mustParseSANs(t, tt.sans), Validity: Day, UnsafeAllowOutsideNameConstraints: true})
 				if err != nil {
 					t.Fatal(err)
 				}

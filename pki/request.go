@@ -62,6 +62,13 @@ type Request struct {
 	UnsafeExtKeyUsage []x509.ExtKeyUsage
 	// UnsafeAllowOutliveIssuer lets a certificate end after its issuer.
 	UnsafeAllowOutliveIssuer bool
+	// UnsafeAllowOutsideNameConstraints lets a certificate carry names that
+	// the issuer's name constraints (or those of the intermediates in its
+	// Chain) forbid, for tests that verifiers refuse it. Without it Issue
+	// and SignCSR refuse such a name. (A root above an intermediate issuer
+	// is not in the Issuer, so its constraints are checked only by
+	// verifiers; the store puts the same constraints on both.)
+	UnsafeAllowOutsideNameConstraints bool
 }
 
 func (r Request) validity() time.Duration {

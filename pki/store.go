@@ -155,6 +155,16 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 		}
 		var inter *Issued
 		if opts.Intermediate {
+			rootLife := root.Cert.NotAfter.Sub(time.Now())
+			switch {
+			case opts.IntermediateValidity == 0 && DefaultIntermediateValidity >= rootLife:
+				// The default must fit inside a short-lived root: all of it
+				// but 30 days, or half of it for a root under two months.
+				opts.IntermediateValidity = max(rootLife/2, rootLife-30*Day).Truncate(time.Hour)
+			case opts.IntermediateValidity >= rootLife:
+				return fmt.Errorf("intermediate validity %s would outlive the root (%s): use --intermediate-validity %s or less",
+					FormatValidity(opts.IntermediateValidity), FormatValidity(rootLife.Round(Day)), FormatValidity((rootLife - Day).Truncate(Day)))
+			}
 			ri, _ := root.Issuer()
 			inter, err = ri.Issue(Request{
 				Kind:         KindIntermediate,

@@ -334,3 +334,34 @@ func TestIssueClientCountMintsDistinctIdentitiesInOneRun(t *testing.T) {
 		}
 	}
 }
+
+func TestNameConstrainedCARefusesNamesOutsideItsConstraints(t *testing.T) {
+	dir := t.TempDir()
+	var rep writtenReport
+	decodeJSON(t, mustRun(t, dir, "ca", "init", "--intermediate", "--validity", "2y",
+		"--permitted-dns", "example.com", "--permitted-ip", "10.0.0.0/8", "--json").stdout, &rep)
+	root := rep.Certificates[0]
+	if years := root.NotAfter.Sub(root.NotBefore).Hours() / 24 / 365; years < 1.99 || years > 2.01 {
+		t.Errorf("root lifetime %.2f years, want 2 (--validity 2y)", years)
+	}
+	var insp inspected
+	decodeJSON(t, mustRun(t, dir, "inspect", "pki/ca/intermediate.pem", "--json").stdout, &insp)
+	if c := insp.Certificates[0]; strings.Join(c.PermittedIPs, ",") != "10.0.0.0/8" || strings.Join(c.PermittedDNS, ",") != "example.com" {
+		t.Errorf("intermediate constraints = DNS %v IP %v, want example.com and 10.0.0.0/8", c.PermittedDNS, c.PermittedIPs)
+	}
+	for _, san := range []string{"192.168.1.1", "api.other.org"} {
+		before := treeHash(t, dir)
+		r := mtlskit(t, dir, nil, "issue", "server", "--san", san)
+		if r.code != 1 || !strings.Contains(r.stderr, "allows only") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("issue --san %s under a constrained CA: exit %d, stderr %q; want exit 1 naming the constraint", san, r.code, r.stderr)
+		}
+		if treeHash(t, dir) != before {
+			t.Errorf("the refused --san %s changed the store", san)
+		}
+	}
+	mustRun(t, dir, "issue", "server", "--san", "api.example.com,10.1.2.3")
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		runTool(t, dir, openssl, "verify", "-CAfile", "pki/ca/root.pem", "-untrusted", "pki/ca/intermediate.pem",
+			"-purpose", "sslserver", "-verify_ip", "10.1.2.3", "pki/issued/api.example.com/cert.pem")
+	}
+}
