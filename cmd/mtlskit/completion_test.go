@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,10 @@ func TestManPageAndVersion(t *testing.T) {
 		if !strings.Contains(man, want) {
 			t.Errorf("man page lacks %q", want)
 		}
+	}
+	// docs/mtlskit.1 is generated (make man): it must match the commands.
+	if committed, err := os.ReadFile("../../docs/mtlskit.1"); err != nil || string(committed) != man {
+		t.Errorf("docs/mtlskit.1 is out of date with the command definitions (err %v): run `make man`", err)
 	}
 	v := mustRun(t, dir, "--version").stdout
 	if !strings.HasPrefix(v, "mtlskit ") || !strings.Contains(v, "go1.") {

@@ -255,7 +255,7 @@ func debianPython(t *testing.T) string {
 }
 
 // nodeWS returns the NODE_PATH holding the ws package, "" when it is not
-// installed (npm install -g ws).
+// installed (npm install -g ws, or Debian's node-ws).
 func nodeWS(t *testing.T) (node, nodePath string) {
 	t.Helper()
 	node = needTool(t, "node")
@@ -266,6 +266,7 @@ func nodeWS(t *testing.T) (node, nodePath string) {
 	if out, err := exec.Command("npm", "root", "-g").Output(); err == nil {
 		dirs = append(dirs, strings.TrimSpace(string(out)))
 	}
+	dirs = append(dirs, "/usr/share/nodejs") // Debian's node-ws
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "ws", "package.json")); err == nil {
 			return node, d
