@@ -36,6 +36,7 @@ func harnessCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "scenario", Usage: "run only this scenario (repeatable; see 'mtlskit harness list')"},
 					&cli.StringFlag{Name: "format", Value: "table", Usage: "report format: table, json, junit or html (one self-contained page)"},
+					&cli.BoolFlag{Name: "json", Usage: "same as --format json"},
 					&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of stdout"},
 					&cli.StringFlag{Name: "keep", Usage: "keep each scenario's certificates and a repro.sh in `DIR`"},
 					&cli.DurationFlag{Name: "timeout", Value: harness.DefaultTimeout, Usage: "limit for each phase (dial, TLS, upgrade, echo, close)"},
@@ -143,6 +144,12 @@ func harnessRun(c *cli.Context) error {
 		return usagef("harness run takes no arguments, got %q: name scenarios with --scenario NAME", c.Args().First())
 	}
 	format := c.String("format")
+	if c.Bool("json") {
+		if c.IsSet("format") && format != "json" {
+			return usagef("--json and --format %s contradict each other: pick one", format)
+		}
+		format = "json"
+	}
 	switch format {
 	case "table", "json", "junit", "html":
 	default:

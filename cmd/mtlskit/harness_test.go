@@ -143,3 +143,17 @@ func TestHarnessNegativeControlsAreFlaggedAndExitZero(t *testing.T) {
 		}
 	}
 }
+
+func TestHarnessRunJSONFlagIsFormatJSON(t *testing.T) {
+	code, out, errOut := harnessCLI(t, "harness", "run", "--scenario", "valid-client", "--json")
+	var rep struct {
+		SchemaVersion int `json:"schema_version"`
+		Kind          string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.SchemaVersion != 1 || rep.Kind != "scenarios" {
+		t.Fatalf("harness run --json: exit %d, not one schema-1 JSON object:\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := harnessCLI(t, "harness", "run", "--json", "--format", "junit"); code != 2 || !strings.Contains(errOut, "contradict") {
+		t.Errorf("--json with --format junit: exit %d, stderr %q; want a usage error", code, errOut)
+	}
+}
