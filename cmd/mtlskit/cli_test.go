@@ -365,3 +365,21 @@ func TestNameConstrainedCARefusesNamesOutsideItsConstraints(t *testing.T) {
 			"-purpose", "sslserver", "-verify_ip", "10.1.2.3", "pki/issued/api.example.com/cert.pem")
 	}
 }
+
+func TestExportP12WithAnEmptyPasswordSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "ca", "init")
+	mustRun(t, dir, "issue", "client", "--cn", "alice")
+	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
+	r := mtlskit(t, dir, nil, "export", "p12", "alice", "--password-file", "empty", "--json")
+	if r.code != 0 || !strings.Contains(r.stderr, "password is empty") {
+		t.Fatalf("export with an empty password: exit %d, stderr %q; want success and a warning", r.code, r.stderr)
+	}
+	var rep struct {
+		EmptyPassword bool `json:"empty_password"`
+	}
+	decodeJSON(t, r.stdout, &rep)
+	if !rep.EmptyPassword {
+		t.Errorf("JSON does not report empty_password: %s", r.stdout)
+	}
+}
