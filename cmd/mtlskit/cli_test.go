@@ -383,3 +383,39 @@ func TestExportP12WithAnEmptyPasswordSaysSo(t *testing.T) {
 		t.Errorf("JSON does not report empty_password: %s", r.stdout)
 	}
 }
+
+// TestCAPassphrasePromptOnATerminal drives the no-echo prompt through a
+// pseudo-terminal (script(1)): ca init asks twice, issue once, and a
+// wrong passphrase fails with one line.
+func TestCAPassphrasePromptOnATerminal(t *testing.T) {
+	script := lookTool(t, "script")
+	dir := t.TempDir()
+	onTTY := func(input, cmdline string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, script, "-qec", binPath+" "+cmdline, "/dev/null")
+		cmd.Dir = dir
+		cmd.Env = cleanEnv()
+		cmd.Stdin = strings.NewReader(input)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	out := onTTY("pa55word\npa55word\n", "ca init --encrypt-key")
+	if !strings.Contains(out, "new CA key passphrase again:") {
+		t.Fatalf("ca init --encrypt-key on a terminal did not ask twice:\n%s", out)
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, "pki/ca/root-key.pem"))
+	if !strings.Contains(string(key), "ENCRYPTED PRIVATE KEY") {
+		t.Fatalf("the CA key is not encrypted:\n%s", out)
+	}
+	if out := onTTY("pa55word\n", "issue client --cn bob"); !strings.Contains(out, "CA key passphrase:") || !strings.Contains(out, `client "bob"`) {
+		t.Errorf("issue with the passphrase typed at the prompt:\n%s", out)
+	}
+	if out := onTTY("wrong\n", "issue client --cn eve"); !strings.Contains(out, "wrong passphrase") {
+		t.Errorf("issue with a wrong passphrase typed at the prompt:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pki/issued/eve")); !os.IsNotExist(err) {
+		t.Errorf("a wrong passphrase left pki/issued/eve behind: %v", err)
+	}
+}
