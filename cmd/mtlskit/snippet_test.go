@@ -24,8 +24,7 @@ import (
 // `mtlskit harness run --pki --target` (the server-side scenarios); every
 // client snippet is run against each scenario server of harness.Serve
 // (minted from the same store's CA) and must accept valid-server and
-// server-full-chain and refuse the rest. Ruby (puma, ruby-client) is not
-// installed here: those snippets are not executed (docs/troubleshooting.md).
+// server-full-chain and refuse the rest.
 
 // snippetLab is a store with an intermediate CA, a server certificate
 // "localhost" and a client certificate "alice", and the client-side
@@ -545,6 +544,48 @@ req.end();
 			t.Fatal(err)
 		}
 		return execTool(t, l.dir, nil, 30*time.Second, node, p)
+	}
+}
+
+// rubyClientRefusals is what the ruby-client snippet prints for each
+// client-side reject scenario: OpenSSL's verify error, or the snippet's
+// own refusal of a certificate without SANs (Ruby's verify_hostname falls
+// back to the Common Name and would accept server-missing-san).
+var rubyClientRefusals = map[string]string{
+	"server-missing-san":          "OpenSSL::SSL::SSLError: the certificate of localhost has no subjectAltName (Common Name fallback refused)",
+	"server-wrong-ca":             "certificate verify failed (unable to get local issuer certificate)",
+	"server-self-signed":          "certificate verify failed (self-signed certificate)",
+	"server-expired":              "certificate verify failed (certificate has expired)",
+	"server-not-yet-valid":        "certificate verify failed (certificate is not yet valid)",
+	"server-hostname-mismatch":    "certificate verify failed (hostname mismatch)",
+	"server-ip-not-in-san":        "certificate verify failed (hostname mismatch)",
+	"server-client-eku":           "certificate verify failed (unsuitable certificate purpose)",
+	"server-missing-intermediate": "certificate verify failed (unable to get local issuer certificate)",
+}
+
+func TestSnippetRubyClient(t *testing.T) {
+	ruby := needTool(t, "ruby")
+	l := newSnippetLab(t)
+	l.serve(t)
+	outs := checkClientSnippet(t, l, false, func(t *testing.T, url string) runOut {
+		src := filepath.Join(t.TempDir(), "client.rb")
+		if err := os.WriteFile(src, []byte(l.render(t, "ruby-client", "alice", "--url", url)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return execTool(t, l.dir, nil, 30*time.Second, ruby, src)
+	}, exitsZeroWithEcho)
+	for _, c := range clientCases(false) {
+		if c.accept {
+			continue
+		}
+		want, ok := rubyClientRefusals[c.scenario]
+		if !ok {
+			t.Errorf("%s: no expected ruby-client refusal: add it to rubyClientRefusals", c.scenario)
+			continue
+		}
+		if o := outs[c.scenario]; o.code != 1 || !strings.Contains(o.output, want) {
+			t.Errorf("%s: want exit 1 with %q, got exit %d:\n%s", c.scenario, want, o.code, o.output)
+		}
 	}
 }
 
