@@ -589,6 +589,36 @@ func TestSnippetRubyClient(t *testing.T) {
 	}
 }
 
+// TestSnippetPuma runs the puma snippet (ssl_bind with force_peer and a
+// websocket-driver echo app over rack.hijack) and judges it with the
+// server-side scenarios, over TLS 1.3 and 1.2; the ruby-client snippet
+// must then get its echo from it.
+func TestSnippetPuma(t *testing.T) {
+	puma := needTool(t, "puma")
+	ruby := needTool(t, "ruby")
+	if exec.Command(ruby, "-e", "require 'websocket/driver'").Run() != nil {
+		t.Skip("the websocket-driver gem is not installed (Debian: ruby-websocket-driver): the puma snippet is not executed")
+	}
+	l := newSnippetLab(t)
+	port := freeLoopbackPort(t)
+	conf := filepath.Join(l.dir, "puma.rb")
+	if err := os.WriteFile(conf, []byte(l.render(t, "puma", "localhost", "--listen", fmt.Sprintf("127.0.0.1:%d", port))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := startServer(t, l.dir, nil, puma, "-C", conf)
+	waitPort(t, port, out)
+	judgeServerSnippet(t, l, port, out)
+	judgeServerSnippet(t, l, port, out, "--tls-version", "1.2")
+
+	src := filepath.Join(l.dir, "client.rb")
+	if err := os.WriteFile(src, []byte(l.render(t, "ruby-client", "alice", "--url", fmt.Sprintf("wss://localhost:%d/", port))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := execTool(t, l.dir, nil, 30*time.Second, ruby, src); !exitsZeroWithEcho(r) {
+		t.Errorf("ruby-client against the puma snippet: exit %d:\n%s\npuma output:\n%s", r.code, r.output, out.String())
+	}
+}
+
 func shellClient(l *snippetLab, stack string) clientRunner {
 	return func(t *testing.T, url string) runOut {
 		return execTool(t, l.dir, nil, 30*time.Second, "sh", "-c", l.render(t, stack, "alice", "--url", url))
