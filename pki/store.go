@@ -155,7 +155,7 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 		}
 		var inter *Issued
 		if opts.Intermediate {
-			rootLife := root.Cert.NotAfter.Sub(time.Now())
+			rootLife := time.Until(root.Cert.NotAfter)
 			switch {
 			case opts.IntermediateValidity == 0 && DefaultIntermediateValidity >= rootLife:
 				// The default must fit inside a short-lived root: all of it

@@ -89,7 +89,7 @@ var troubleshootingQuotes = []quote{
 }
 
 // fromLog are the bug log's own messages, quoted by the guide as such
-// (Ruby is not installed here).
+// (EventMachine, Faye and async are not installed here, so they are quoted, not reproduced).
 var fromLog = []string{
 	"Unable to verify the server certificate for 'localhost'",
 	"TypeError: no implicit conversion of Puma::MiniSSL::Socket into Integer",
