@@ -30,10 +30,14 @@ demo: build
 	./$(BIN) harness run
 
 # Fuzz every target in pki (FuzzParseSANs, FuzzParseCerts, ...) and in
-# harness (FuzzReadUpgradeAnswer, FuzzEchoFrames, ...) for FUZZTIME each,
-# one at a time with one worker; a crasher is written to
-# <package>/testdata/fuzz/<Target>/ and fails the run. .ci/run uses
-# FUZZTIME=3s.
+# harness (FuzzReadUpgradeAnswer, FuzzEchoFrames, ...) for FUZZTIME each
+# (a duration such as 10m, or an execution count such as 300x), one at a
+# time with one worker. A crasher is written to
+# <package>/testdata/fuzz/<Target>/ and fails the run. Go 1.26's fuzz
+# coordinator can end a duration-limited run with a bare "context deadline
+# exceeded" and no crasher (golang/go#75804, fixed in Go 1.27): that is
+# reported and ignored, only a written crasher fails. .ci/run uses a
+# count (FUZZTIME=300x), which has no deadline to race.
 FUZZTIME ?= 60s
 FUZZ_PKGS = pki harness
 
@@ -41,7 +45,12 @@ fuzz:
 	@for p in $(FUZZ_PKGS); do \
 	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' $$p/*_test.go | sed 's/^func //'); do \
 	    echo "fuzz: $$p $$t for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$p/ || exit 1; \
+	    before=$$(ls $$p/testdata/fuzz/$$t 2>/dev/null | wc -l); \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$p/; then \
+	      after=$$(ls $$p/testdata/fuzz/$$t 2>/dev/null | wc -l); \
+	      if [ "$$after" -gt "$$before" ]; then echo "fuzz: $$t wrote a crasher to $$p/testdata/fuzz/$$t"; exit 1; fi; \
+	      echo "fuzz: $$t stopped without a crasher (golang/go#75804 deadline race): ignored"; \
+	    fi; \
 	  done; \
 	done
 
