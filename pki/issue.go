@@ -113,19 +113,9 @@ func (iss *Issuer) SignCSR(csr *x509.CertificateRequest, req Request) (*Issued, 
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("CSR signature does not verify (%v): the request was altered or made with another key", err)
 	}
-	if req.CommonName == "" {
-		req.CommonName = csr.Subject.CommonName
-	}
-	if req.SANs.Empty() {
-		req.SANs = SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
-		// Re-check each name: a CSR is outside input.
-		var checked SANs
-		for _, s := range req.SANs.Strings() {
-			if err := checked.Add(s); err != nil {
-				return nil, fmt.Errorf("CSR: %v", err)
-			}
-		}
-		req.SANs = checked
+	req, err := requestFromCSR(csr, req)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkPublicKey(csr.PublicKey); err != nil {
 		return nil, fmt.Errorf("CSR: %v", err)
@@ -135,6 +125,24 @@ func (iss *Issuer) SignCSR(csr *x509.CertificateRequest, req Request) (*Issued, 
 		return nil, err
 	}
 	return &Issued{Cert: cert, Chain: iss.chainBelowRoot()}, nil
+}
+
+// requestFromCSR fills the Common Name and SANs that req leaves empty from
+// the CSR, checking each name as ParseSANs would: a CSR is outside input.
+func requestFromCSR(csr *x509.CertificateRequest, req Request) (Request, error) {
+	if req.CommonName == "" {
+		req.CommonName = csr.Subject.CommonName
+	}
+	if req.SANs.Empty() {
+		var checked SANs
+		for _, s := range SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs).Strings() {
+			if err := checked.Add(s); err != nil {
+				return Request{}, fmt.Errorf("CSR: %v", err)
+			}
+		}
+		req.SANs = checked
+	}
+	return req, nil
 }
 
 // chainBelowRoot is what a leaf signed by iss sends after itself: iss and

@@ -428,11 +428,11 @@ func (s *Store) IssueMany(reqs []Request, names []string, opts IssueOptions) ([]
 // SignCSR certifies a CSR with the store's CA and records the certificate
 // and chain (no key) under issued/NAME.
 func (s *Store) SignCSR(csr *x509.CertificateRequest, req Request, opts IssueOptions) (*Entry, *Issued, error) {
-	if req.CommonName == "" {
-		req.CommonName = csr.Subject.CommonName
-	}
-	if req.SANs.Empty() {
-		req.SANs = SANsOf(csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
+	// The CSR's names are filled in (and checked) here too, so the default
+	// store name can come from them.
+	req, err := requestFromCSR(csr, req)
+	if err != nil {
+		return nil, nil, err
 	}
 	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts)
 	if err != nil {
