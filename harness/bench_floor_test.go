@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 )
 
 // The floor: what one scenario cannot go below. BenchmarkMutualTLSHandshake
@@ -22,13 +24,13 @@ func benchMutualTLS(b *testing.B, echo bool) {
 	m := testMaterials()
 	enc := standard(m)
 	serverCfg := &tls.Config{
-		Certificates: []tls.Certificate{tlsCertificate(enc.Server, false)},
+		Certificates: []tls.Certificate{enc.Server.TLSCertificate(false)},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    certPool(enc.ClientCAs),
+		ClientCAs:    wire.CertPool(enc.ClientCAs),
 	}
 	clientCfg := &tls.Config{
-		Certificates: []tls.Certificate{tlsCertificate(enc.Client, false)},
-		RootCAs:      certPool(enc.RootCAs),
+		Certificates: []tls.Certificate{enc.Client.TLSCertificate(false)},
+		RootCAs:      wire.CertPool(enc.RootCAs),
 		ServerName:   "localhost",
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtlskit/mtlskit/internal/wire"
+
 	"github.com/mtlskit/mtlskit/pki"
 )
 
@@ -84,11 +86,11 @@ func (c *ClientCommand) Connect(ctx context.Context, cfg ClientConfig) Verdict {
 // unsupported_certificate and 46 certificate_unknown say nothing of why,
 // and 45 certificate_expired is also what OpenSSL sends for a certificate
 // that is not yet valid.
-func genericCertAlert(code uint8, id string) bool {
-	switch code {
-	case 42, 43, 46:
+func genericCertAlert(a Alert, id ReasonID) bool {
+	switch a {
+	case wire.AlertBadCertificate, wire.AlertUnsupportedCertificate, wire.AlertCertificateUnknown:
 		return true
-	case 45:
+	case wire.AlertCertificateExpired:
 		return id == ReasonNotYetValid
 	}
 	return false
@@ -143,11 +145,11 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		L.TCP.Status = LayerFailed
 		if p.TimedOut {
 			L.TCP.Detail = "the client never connected and was killed at the command timeout"
-			end("tcp", ConnectFailed, "", Reason{ReasonClientTimeout, L.TCP.Detail + said})
+			end("tcp", ConnectFailed, "", Reason{ID: ReasonClientTimeout, Text: L.TCP.Detail + said})
 			return
 		}
 		L.TCP.Detail = fmt.Sprintf("the client never connected to the server (%s)", exit)
-		end("tcp", ConnectFailed, "", Reason{ReasonNoConnection, L.TCP.Detail + said})
+		end("tcp", ConnectFailed, "", Reason{ID: ReasonNoConnection, Text: L.TCP.Detail + said})
 		return
 	}
 	best := obs[0]
@@ -169,23 +171,23 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		switch {
 		case o.TLS.AlertReceived != nil:
 			a := o.TLS.AlertReceived
-			r := alertReason(a, PartyClient)
+			r := wire.AlertReason(a, PartyClient)
 			r.Text = "the client aborted the handshake: " + r.Text + said
-			if !certAlertCodes[a.Code] {
+			if !a.IsCertificateAlert() {
 				id, ok := verifyMessageReason(strings.Join(p.Output, "\n"))
 				if !ok {
-					r = Reason{ReasonTLSAlert, fmt.Sprintf("the client aborted the handshake with %s, which is not a certificate alert, and its output has no certificate verification error: not a refusal of the server certificate", a) + said}
+					r = Reason{ID: ReasonTLSAlert, Text: fmt.Sprintf("the client aborted the handshake with %s, which is not a certificate alert, and its output has no certificate verification error: not a refusal of the server certificate", a) + said}
 					L.TLS.Alert, L.TLS.Reason, L.TLS.Detail = a, &r, r.Text
 					end("tls", ConnectFailed, "", r)
 					return
 				}
-				r = Reason{id, fmt.Sprintf("the client aborted the handshake with %s; its output names a certificate verification error", a) + said}
-			} else if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok && id != r.ID && genericCertAlert(a.Code, id) {
+				r = Reason{ID: id, Text: fmt.Sprintf("the client aborted the handshake with %s; its output names a certificate verification error", a) + said}
+			} else if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok && id != r.ID && genericCertAlert(*a, id) {
 				// OpenSSL sends 42 bad_certificate for a host name
 				// mismatch or a not-yet-valid certificate, 43 for a wrong
 				// key usage: the alert says the client refused the
 				// certificate, its own message says why.
-				r = Reason{id, fmt.Sprintf("the client aborted the handshake with %s, which does not say why; its output names the reason", a) + said}
+				r = Reason{ID: id, Text: fmt.Sprintf("the client aborted the handshake with %s, which does not say why; its output names the reason", a) + said}
 			}
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.Detail = PartyClient, &r, a, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
@@ -196,14 +198,14 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			// handshake and sent no application data: it refused the
 			// server. Why is unknown unless its output says; the
 			// valid-server control tells a client that aborts everything.
-			r := Reason{ReasonHandshakeAborted, "the client aborted the handshake after receiving the server certificate; reason not readable (its alert arrived as: " + o.TLS.Error + ", and its output names no certificate verification error)" + said}
+			r := Reason{ID: ReasonHandshakeAborted, Text: "the client aborted the handshake after receiving the server certificate; reason not readable (its alert arrived as: " + o.TLS.Error + ", and its output names no certificate verification error)" + said}
 			if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
-				r = Reason{id, "the client aborted the handshake after receiving the server certificate (its alert arrived as: " + o.TLS.Error + "); its output names a certificate verification error" + said}
+				r = Reason{ID: id, Text: "the client aborted the handshake after receiving the server certificate (its alert arrived as: " + o.TLS.Error + "); its output names a certificate verification error" + said}
 			}
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyClient, &r, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
 		case o.TLS.Reason != nil && o.TLS.Reason.ID == ReasonHandshakeTimeout:
-			r := Reason{ReasonHandshakeTimeout, "the client did not finish the TLS handshake before the timeout" + said}
+			r := Reason{ID: ReasonHandshakeTimeout, Text: "the client did not finish the TLS handshake before the timeout" + said}
 			L.TLS.Detail = r.Text
 			end("tls", ConnectFailed, "", r)
 		case o.TLS.Reason != nil:
@@ -216,14 +218,14 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			L.TLS.LateAlert = o.TLS.Version == "TLS 1.3"
 			end("tls", RejectedTLS, PartyServer, r)
 		case o.TLS.ClosedWithoutAlert && !o.TLS.HelloReceived:
-			r := Reason{ReasonHandshakeAborted, fmt.Sprintf("the client connected and closed before sending a ClientHello (%s): it never started TLS", exit) + said}
+			r := Reason{ID: ReasonHandshakeAborted, Text: fmt.Sprintf("the client connected and closed before sending a ClientHello (%s): it never started TLS", exit) + said}
 			L.TLS.Detail = r.Text
 			end("tls", ConnectFailed, "", r)
 		case o.TLS.ClosedWithoutAlert:
 			// Python's asyncio and others drop the connection without
 			// sending the alert: the wire says only that the client
 			// hung up; its own message may say why.
-			r := Reason{ReasonHandshakeAborted, "the client closed the connection during the handshake without a TLS alert" + said}
+			r := Reason{ID: ReasonHandshakeAborted, Text: "the client closed the connection during the handshake without a TLS alert" + said}
 			if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
 				r.ID = id
 				r.Text = "the client refused the server certificate (reason from its output: it closed the handshake without a TLS alert)" + said
@@ -231,7 +233,7 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Detail = PartyClient, &r, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
 		default:
-			r := Reason{ReasonUnclassified, "the handshake failed: " + o.TLS.Error + said}
+			r := Reason{ID: ReasonUnclassified, Text: "the handshake failed: " + o.TLS.Error + said}
 			L.TLS.Detail = r.Text
 			end("tls", ConnectFailed, "", r)
 		}
@@ -249,7 +251,7 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			if o.WS.CloseCode != 0 {
 				L.Close.Status, L.Close.Code, L.Close.Detail = LayerOK, o.WS.CloseCode, fmt.Sprintf("the client closed with %d", o.WS.CloseCode)
 			}
-			end("ws", Accepted, "", Reason{ReasonEchoVerified, L.WS.Detail + said})
+			end("ws", Accepted, "", Reason{ID: ReasonEchoVerified, Text: L.WS.Detail + said})
 			return
 		}
 		id := ReasonClientExit
@@ -258,24 +260,24 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 		}
 		L.WS.Status = LayerFailed
 		L.WS.Detail = fmt.Sprintf("after 101 the server echoed %d message(s), and the client did not confirm the echo (%s)", o.WS.Echoed, exit)
-		end("ws", NoEcho, "", Reason{id, L.WS.Detail + said})
+		end("ws", NoEcho, "", Reason{ID: id, Text: L.WS.Detail + said})
 	case o.HTTP.RequestReceived:
 		L.HTTP.Status = LayerFailed
 		L.HTTP.Detail = fmt.Sprintf("the client sent %s %s, which is not a WebSocket upgrade (%s)", o.HTTP.Method, o.HTTP.Path, exit)
-		end("http", NoUpgrade, "", Reason{ReasonBadUpgrade, L.HTTP.Detail + said})
+		end("http", NoUpgrade, "", Reason{ID: ReasonBadUpgrade, Text: L.HTTP.Detail + said})
 	case o.HTTP.BytesReceived > 0:
 		L.HTTP.Status = LayerFailed
 		L.HTTP.Detail = fmt.Sprintf("the client sent %d bytes that are not an HTTP request (%s)", o.HTTP.BytesReceived, exit)
-		end("http", NoUpgrade, "", Reason{ReasonUnclassified, L.HTTP.Detail + said})
-	case o.TLS.AlertAfterHandshake != nil && certAlertCodes[o.TLS.AlertAfterHandshake.Code]:
+		end("http", NoUpgrade, "", Reason{ID: ReasonUnclassified, Text: L.HTTP.Detail + said})
+	case o.TLS.AlertAfterHandshake != nil && o.TLS.AlertAfterHandshake.IsCertificateAlert():
 		// A client that checks the server after the handshake (or a TLS
 		// 1.3 post-handshake alert): it refused, and sent no data.
-		r := alertReason(o.TLS.AlertAfterHandshake, PartyClient)
+		r := wire.AlertReason(o.TLS.AlertAfterHandshake, PartyClient)
 		r.Text = "the handshake completed, then the client refused the server without sending any data: " + r.Text + said
 		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, o.TLS.AlertAfterHandshake, true, r.Text
 		end("tls", RejectedTLS, PartyClient, r)
 	case p.TimedOut:
-		r := Reason{ReasonClientTimeout, "the handshake completed, then the client sent nothing and was killed at the command timeout" + said}
+		r := Reason{ID: ReasonClientTimeout, Text: "the handshake completed, then the client sent nothing and was killed at the command timeout" + said}
 		L.HTTP.Status, L.HTTP.Detail = LayerFailed, r.Text
 		end("http", ConnectFailed, "", r)
 	default:
@@ -288,12 +290,12 @@ func (c *ClientCommand) combine(v *Verdict, obs []ServerObservation) {
 			alert = fmt.Sprintf(" with %s", a)
 		}
 		if id, ok := verifyMessageReason(strings.Join(p.Output, "\n")); ok {
-			r := Reason{id, fmt.Sprintf("the handshake completed, then the client closed%s without sending any application data (%s), and its output names a certificate verification error: it refused the server after the handshake", alert, exit) + said}
+			r := Reason{ID: id, Text: fmt.Sprintf("the handshake completed, then the client closed%s without sending any application data (%s), and its output names a certificate verification error: it refused the server after the handshake", alert, exit) + said}
 			L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyClient, &r, o.TLS.AlertAfterHandshake, true, r.Text
 			end("tls", RejectedTLS, PartyClient, r)
 			return
 		}
-		r := Reason{ReasonUnclassified, fmt.Sprintf("the client accepted the handshake, then closed%s without sending any application data (%s); its output names no certificate verification error, and a completed handshake means it accepted the server's chain", alert, exit) + said}
+		r := Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the client accepted the handshake, then closed%s without sending any application data (%s); its output names no certificate verification error, and a completed handshake means it accepted the server's chain", alert, exit) + said}
 		L.HTTP.Status, L.HTTP.Detail = LayerFailed, r.Text
 		end("http", NoUpgrade, "", r)
 	}

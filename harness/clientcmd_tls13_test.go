@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 )
 
 // pyBlocking is a WebSocket client on Python's blocking ssl module
@@ -51,7 +53,7 @@ print("echo ok")
 // openSSLReasons is what an OpenSSL client's refusals come to: the alert
 // it sends (42 bad_certificate for a host name or a not-yet-valid
 // certificate, 43 for a wrong key usage) refined by its verify message.
-var openSSLReasons = map[string]string{
+var openSSLReasons = map[string]ReasonID{
 	"server-missing-san": ReasonHostMismatch, "server-wrong-ca": ReasonUnknownCA,
 	"server-self-signed": ReasonUnknownCA, "server-expired": ReasonExpired,
 	"server-not-yet-valid": ReasonNotYetValid, "server-hostname-mismatch": ReasonHostMismatch,
@@ -161,7 +163,7 @@ func TestServerRecordsAnUnreadableAbortAfterItsFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tls.Config{ServerName: "localhost", RootCAs: certPool(e.RootCAs), Certificates: []tls.Certificate{tlsCertificate(e.Client, true)}, MinVersion: tls.VersionTLS13}
+	cfg := &tls.Config{ServerName: "localhost", RootCAs: wire.CertPool(e.RootCAs), Certificates: []tls.Certificate{e.Client.TLSCertificate(true)}, MinVersion: tls.VersionTLS13}
 	tc := tls.Client(&corruptAfterHello{Conn: raw}, cfg)
 	_ = tc.SetDeadline(time.Now().Add(3 * time.Second))
 	_ = tc.Handshake()
@@ -189,7 +191,7 @@ func TestUnreadableAbortVerdict(t *testing.T) {
 	obs.TLS.Error = "local error: tls: bad record MAC"
 	for _, tc := range []struct {
 		out  string
-		id   string
+		id   ReasonID
 		text string
 	}{
 		{"Error: certificate verify failed: certificate has expired", ReasonExpired, "its output names a certificate verification error"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,34 +13,30 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mtlskit/mtlskit/internal/wire"
 	"github.com/mtlskit/mtlskit/pki"
 )
 
-// ParseTarget checks a wss:// URL and returns the host:port to dial.
-func ParseTarget(target string) (addr string, err error) {
-	u, err := url.Parse(target)
+// ParseTarget checks a server's endpoint (wss://HOST[:PORT]/PATH, or
+// HOST:PORT for the path /) and returns its wss:// URL and the host:port
+// to dial. Its errors are *wire.EndpointError.
+func ParseTarget(target string) (wssURL, addr string, err error) {
+	e, err := wire.ParseEndpoint(target)
 	if err != nil {
-		return "", fmt.Errorf("--target %q is not a URL: %v", target, err)
+		return "", "", err
 	}
-	if u.Scheme != "wss" || u.Hostname() == "" {
-		return "", fmt.Errorf("--target %q must be a wss:// URL with a host, such as wss://localhost:8443/echo", target)
-	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	return net.JoinHostPort(u.Hostname(), port), nil
+	return e.URL(), e.Addr(), nil
 }
 
 // TargetServer is a server that is already running at a wss:// URL: the
 // harness neither starts nor stops it and cannot see inside it, so its
 // verdicts rest on what the reference client saw.
 func TargetServer(target string) (ServerSubject, error) {
-	addr, err := ParseTarget(target)
+	url, addr, err := ParseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	return &targetServer{url: target, addr: addr}, nil
+	return &targetServer{url: url, addr: addr, name: target}, nil
 }
 
 type targetServer struct {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 )
 
 // The fuzz targets below cover the harness's reading of outside input:
@@ -329,7 +331,7 @@ func FuzzReadUpgradeAnswer(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"), true)
 	f.Fuzz(func(t *testing.T, answer []byte, hold bool) {
 		type result struct {
-			kind   upgradeAnswer
+			kind   wire.UpgradeAnswer
 			status int
 			body   string
 		}
@@ -344,15 +346,15 @@ func FuzzReadUpgradeAnswer(f *testing.F) {
 			}
 			timeout := 50 * time.Millisecond
 			start := time.Now()
-			ws, resp, timedOut, err := dialUpgrade(context.Background(), c, "wss://127.0.0.1:8443/echo", timeout)
+			ws, resp, timedOut, err := wire.DialUpgrade(context.Background(), c, "wss://127.0.0.1:8443/echo", timeout)
 			if took := time.Since(start); took > timeout+2*time.Second {
 				t.Fatalf("dialUpgrade took %s with a %s timeout", took, timeout)
 			}
-			if n := c.bytesRead(); n > upgradeReadCap {
-				t.Fatalf("read %d bytes of the answer, more than the cap %d", n, upgradeReadCap)
+			if n := c.bytesRead(); n > wire.UpgradeReadCap {
+				t.Fatalf("read %d bytes of the answer, more than the cap %d", n, wire.UpgradeReadCap)
 			}
-			kind := classifyUpgrade(resp, timedOut, err)
-			if (err == nil) != (ws != nil) || (err == nil) != (kind == answerUpgraded) {
+			kind := wire.ClassifyUpgrade(resp, timedOut, err)
+			if (err == nil) != (ws != nil) || (err == nil) != (kind == wire.AnswerUpgraded) {
 				t.Fatalf("ws %v, err %v, kind %s", ws != nil, err, kind)
 			}
 			if ws != nil {
@@ -375,27 +377,27 @@ func FuzzReadUpgradeAnswer(f *testing.F) {
 		}
 		r := read()
 		switch r.kind {
-		case answerAlert:
+		case wire.AnswerAlert:
 			t.Fatalf("a TLS alert without TLS")
-		case answerTimeout:
+		case wire.AnswerTimeout:
 			if !hold {
 				t.Fatalf("a timeout although the server closed after its answer")
 			}
-		case answerTooLarge:
+		case wire.AnswerTooLarge:
 			if len(answer) <= MaxHeaderBytes {
 				t.Fatalf("too large with an answer of %d bytes", len(answer))
 			}
-		case answerUpgraded, answerBad101:
+		case wire.AnswerUpgraded, wire.AnswerBad101:
 			if r.status != http.StatusSwitchingProtocols || !bytes.HasPrefix(answer, []byte("HTTP/")) {
-				t.Fatalf("%s: status %d, answer %q", r.kind, r.status, prefix(answer, 64))
+				t.Fatalf("%s: status %d, answer %q", r.kind, r.status, wire.Prefix(answer, 64))
 			}
-		case answerStatus:
+		case wire.AnswerStatus:
 			// net/http takes any three digits, "000" too
 			if r.status == http.StatusSwitchingProtocols || r.status < 0 || r.status > 999 {
 				t.Fatalf("status kind with status %d", r.status)
 			}
 		}
-		if e := headerEnd(answer); e >= 0 && e <= MaxHeaderBytes && r.kind == answerTooLarge {
+		if e := headerEnd(answer); e >= 0 && e <= MaxHeaderBytes && r.kind == wire.AnswerTooLarge {
 			t.Fatalf("the headers end at %d bytes, yet too large", e)
 		}
 		if again := read(); again != r {
@@ -419,7 +421,7 @@ func FuzzEchoUpgradeRequest(f *testing.F) {
 		runEcho(t, c)
 		codes, _, err := answers(c.output())
 		if err != nil {
-			t.Fatalf("%v: %q", err, prefix(c.output(), 200))
+			t.Fatalf("%v: %q", err, wire.Prefix(c.output(), 200))
 		}
 		for _, code := range codes {
 			if !echoStatuses[code] {
@@ -449,7 +451,7 @@ func FuzzServerUpgradeRequest(f *testing.F) {
 		o := runServer(t, c)
 		codes, _, err := answers(c.output())
 		if err != nil {
-			t.Fatalf("%v: %q", err, prefix(c.output(), 200))
+			t.Fatalf("%v: %q", err, wire.Prefix(c.output(), 200))
 		}
 		if len(codes) > 1 {
 			t.Fatalf("answered %d times: %v", len(codes), codes)
@@ -558,14 +560,14 @@ func checkFrames(t *testing.T, out, sent []byte) {
 	t.Helper()
 	codes, rest, err := answers(out)
 	if err != nil || len(codes) != 1 || codes[0] != 101 {
-		t.Fatalf("a valid upgrade request got %v (%v): %q", codes, err, prefix(out, 200))
+		t.Fatalf("a valid upgrade request got %v (%v): %q", codes, err, wire.Prefix(out, 200))
 	}
 	if len(out) >= outMax {
 		return // the output was cut: the last frame may be partial
 	}
 	frames, complete := parseFrames(rest)
 	if !complete {
-		t.Fatalf("the server sent a partial frame: %q", prefix(rest, 64))
+		t.Fatalf("the server sent a partial frame: %q", wire.Prefix(rest, 64))
 	}
 	clientCodes := map[int]bool{}
 	in, _ := parseFrames(sent)

@@ -23,10 +23,10 @@ var testMaterials = sync.OnceValue(func() *Materials {
 type want struct {
 	outcome Outcome
 	by      Party
-	reason  string
+	reason  ReasonID
 	// alert is the alert code in the client's tls layer (received from the
 	// server, or sent by the client); 0 for none.
-	alert uint8
+	alert Alert
 }
 
 // wantVerdicts pins every scenario for a TLS version ("1.2" or "1.3").
@@ -116,9 +116,9 @@ func checkVerdict(t *testing.T, r Result, w want, version string) {
 	if r.Layers.TLS.Version != version {
 		t.Errorf("TLS version %q, want %q", r.Layers.TLS.Version, version)
 	}
-	var got uint8
+	var got Alert
 	if r.Layers.TLS.Alert != nil {
-		got = r.Layers.TLS.Alert.Code
+		got = *r.Layers.TLS.Alert
 	}
 	if got != w.alert {
 		t.Errorf("alert %d in the tls layer, want %d", got, w.alert)
@@ -140,7 +140,7 @@ func checkVerdict(t *testing.T, r Result, w want, version string) {
 		}
 	case w.by == PartyServer:
 		// The server's alert (as crypto/tls sends it) is what the client got.
-		if s.AlertSent == nil || s.AlertSent.Code != w.alert {
+		if s.AlertSent == nil || *s.AlertSent != w.alert {
 			t.Errorf("server says it sent %v, the client got alert %d", s.AlertSent, w.alert)
 		}
 		if s.Reason == nil || s.Reason.ID != w.reason {
@@ -153,7 +153,7 @@ func checkVerdict(t *testing.T, r Result, w want, version string) {
 			t.Errorf("a TLS refusal shows up in the http layer: %+v", r.Layers.HTTP)
 		}
 	case w.by == PartyClient:
-		if s.AlertReceived == nil || s.AlertReceived.Code != w.alert {
+		if s.AlertReceived == nil || *s.AlertReceived != w.alert {
 			t.Errorf("server received alert %v, want %d", s.AlertReceived, w.alert)
 		}
 		if r.Layers.TLS.ClientCertSent && version == "TLS 1.3" {

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlskit/mtlskit/internal/wire"
+	"github.com/mtlskit/mtlskit/probe"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -114,7 +117,7 @@ func referenceTarget(t *testing.T) target {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	addr := srv.Addr()
-	cert := tlsCertificate(m.Client, true)
+	cert := m.Client.TLSCertificate(true)
 	return target{
 		name: "reference", addr: addr,
 		// handshake timeout (1 s) + the drain after a failed handshake
@@ -124,7 +127,7 @@ func referenceTarget(t *testing.T) target {
 		upgradeConn: func(t *testing.T) net.Conn {
 			t.Helper()
 			d := &net.Dialer{Timeout: 2 * time.Second}
-			c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: "localhost", RootCAs: certPool(enc.RootCAs), Certificates: []tls.Certificate{cert}})
+			c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: "localhost", RootCAs: wire.CertPool(enc.RootCAs), Certificates: []tls.Certificate{cert}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +214,7 @@ func closedWithin(t *testing.T, c net.Conn, limit time.Duration) {
 	_ = c.SetReadDeadline(start.Add(limit + 2*time.Second))
 	n, err := io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 	took := time.Since(start)
-	if isTimeout(err) || took > limit {
+	if wire.IsTimeout(err) || took > limit {
 		t.Fatalf("the server kept the connection open for %s (limit %s; %d bytes, %v)", took.Round(time.Millisecond), limit, n, err)
 	}
 }
@@ -223,7 +226,7 @@ func clientHello(t *testing.T) []byte {
 	defer a.Close()
 	defer b.Close()
 	go func() {
-		_ = tls.Client(a, &tls.Config{ServerName: "localhost", RootCAs: certPool([]*x509.Certificate{testMaterials().Root.Cert})}).Handshake()
+		_ = tls.Client(a, &tls.Config{ServerName: "localhost", RootCAs: wire.CertPool([]*x509.Certificate{testMaterials().Root.Cert})}).Handshake()
 	}()
 	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
 	hdr := make([]byte, 5)
@@ -347,7 +350,7 @@ func sendRequest(t *testing.T, c net.Conn, req string, limit time.Duration) int 
 	go func() { _, _ = io.WriteString(c, req) }()
 	start := time.Now()
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if took := time.Since(start); took > limit || isTimeout(err) {
+	if took := time.Since(start); took > limit || wire.IsTimeout(err) {
 		t.Fatalf("no answer or close within %s (took %s, %v)", limit, took.Round(time.Millisecond), err)
 	}
 	if err != nil {
@@ -536,7 +539,7 @@ func TestHostileFloodOf1000Connections(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_ = c.SetReadDeadline(dialled[i].Add(tg.limit + 3*time.Second))
-				if _, err := io.Copy(io.Discard, c); isTimeout(err) {
+				if _, err := io.Copy(io.Discard, c); wire.IsTimeout(err) {
 					open.Add(1)
 				}
 			}()
@@ -597,7 +600,7 @@ func hostileServer(t *testing.T, useTLS bool, fn func(c net.Conn, done <-chan st
 		t.Fatal(err)
 	}
 	m := testMaterials()
-	cfg := &tls.Config{Certificates: []tls.Certificate{tlsCertificate(m.Server, true)}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"http/1.1"}}
+	cfg := &tls.Config{Certificates: []tls.Certificate{m.Server.TLSCertificate(true)}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"http/1.1"}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -689,38 +692,38 @@ var hostileServers = []struct {
 	tls     bool
 	serve   func(c net.Conn, done <-chan struct{})
 	outcome Outcome
-	reason  string
+	reason  ReasonID
 	stopped string
 }{
 	{"accepts-and-never-answers", false, func(_ net.Conn, done <-chan struct{}) { <-done },
-		ConnectFailed, ReasonHandshakeTimeout, LiveTLS},
+		ConnectFailed, ReasonHandshakeTimeout, probe.LiveTLS},
 	{"trickles-a-tls-record", false, func(c net.Conn, done <-chan struct{}) {
 		trickle(c, done, "\x16\x03\x03\x40\x00", "\x02")
-	}, ConnectFailed, ReasonHandshakeTimeout, LiveTLS},
+	}, ConnectFailed, ReasonHandshakeTimeout, probe.LiveTLS},
 	{"trickles-the-http-answer", true, func(c net.Conn, done <-chan struct{}) {
 		if _, ok := readUpgrade(c); ok {
 			trickle(c, done, "HTTP/1.1 101 Switching Protocols\r\n", "X-Slow: y\r\n")
 		}
-	}, NoUpgrade, ReasonUpgradeTimeout, LiveHTTPUpgrade},
+	}, NoUpgrade, ReasonUpgradeTimeout, probe.LiveHTTPUpgrade},
 	{"endless-header-line", true, func(c net.Conn, done <-chan struct{}) {
 		if _, ok := readUpgrade(c); ok {
 			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nX-Endless: ")
 			flood(c, done, []byte(strings.Repeat("a", 32<<10)))
 		}
-	}, NoUpgrade, ReasonBadUpgrade, LiveHTTPUpgrade},
+	}, NoUpgrade, ReasonBadUpgrade, probe.LiveHTTPUpgrade},
 	{"endless-header-lines", true, func(c net.Conn, done <-chan struct{}) {
 		if _, ok := readUpgrade(c); ok {
 			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n")
 			flood(c, done, []byte(strings.Repeat("X-More: aaaaaaaa\r\n", 2000)))
 		}
-	}, NoUpgrade, ReasonBadUpgrade, LiveHTTPUpgrade},
+	}, NoUpgrade, ReasonBadUpgrade, probe.LiveHTTPUpgrade},
 	{"1GB-frame-after-101", true, func(c net.Conn, done <-chan struct{}) {
 		if req, ok := readUpgrade(c); ok {
 			_, _ = io.WriteString(c, switching(req))
 			_, _ = c.Write(append([]byte{0x82, 127}, binary.BigEndian.AppendUint64(nil, 1<<30)...))
 			flood(c, done, make([]byte, 32<<10))
 		}
-	}, NoEcho, ReasonEchoMismatch, LiveWSEcho},
+	}, NoEcho, ReasonEchoMismatch, probe.LiveWSEcho},
 }
 
 // TestHostileServersGetAVerdictNotAHang: the reference client and the
@@ -747,8 +750,8 @@ func TestHostileServersGetAVerdictNotAHang(t *testing.T) {
 
 			start = time.Now()
 			_, port, _ := net.SplitHostPort(addr)
-			cert := tlsCertificate(m.Client, true)
-			rep := Probe(ctx, ProbeConfig{Host: "127.0.0.1", Port: port, Path: "/echo", Roots: []*x509.Certificate{m.Root.Cert},
+			cert := m.Client.TLSCertificate(true)
+			rep := probe.Probe(ctx, probe.Config{Host: "127.0.0.1", Port: port, Path: "/echo", Roots: []*x509.Certificate{m.Root.Cert},
 				ClientCert: &cert, Echo: true, Timeout: timeout, NoLint: true})
 			if took := time.Since(start); took > bound {
 				t.Errorf("probe: took %s (timeout %s)", took.Round(time.Millisecond), timeout)

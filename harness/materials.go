@@ -59,10 +59,11 @@ type Materials struct {
 	// LargeMessages is one 1 MiB binary message and 1000 small ones.
 	LargeMessages []Message
 
-	// NotApplicable names the scenarios these materials cannot set up,
-	// with the reason (MaterialsFromCA: a root that may not sign an
-	// intermediate). They are reported as skipped.
-	NotApplicable map[string]string
+	// NoIntermediate, when set, says why these materials have no CA
+	// between the root and the leaves (MaterialsFromCA: a root that may
+	// not sign an intermediate): the scenarios that need one
+	// (Scenario.NeedsIntermediate) are reported as skipped, with it.
+	NoIntermediate string
 }
 
 // NewMaterials mints the certificates of one run.
@@ -109,8 +110,7 @@ func MaterialsFromCA(root *x509.Certificate, issuer *pki.Issuer) (*Materials, er
 		m.Intermediate = &pki.Issued{Cert: issuer.Cert, Chain: issuer.Chain}
 		inter = issuer
 	case root.MaxPathLen == 0 && root.MaxPathLenZero:
-		why := fmt.Sprintf("the CA %q signs leaves directly and its path length is 0, so no intermediate can chain to it (a store made with `mtlskit ca init --intermediate` runs this scenario)", root.Subject.CommonName)
-		m.NotApplicable = map[string]string{"client-via-intermediate": why, "server-missing-intermediate": why, "server-full-chain": why}
+		m.NoIntermediate = fmt.Sprintf("the CA %q signs leaves directly and its path length is 0, so no intermediate can chain to it (a store made with `mtlskit ca init --intermediate` runs this scenario)", root.Subject.CommonName)
 	default:
 		var err error
 		if m.Intermediate, err = issuer.Issue(pki.Request{Kind: pki.KindIntermediate, CommonName: "mtlskit harness Intermediate CA (in memory)", KeyType: pki.ECDSAP256, Validity: pki.Day}); err != nil {

@@ -12,19 +12,19 @@ import (
 // prove the harness sees failures. It is the only place in mtlskit where
 // certificate verification is switched off.
 
-// negativeControlInsecureClient skips verification of the server
+// NegativeControlInsecureClient skips verification of the server
 // certificate, as the log's `verify_peer: false` workaround did. Run
 // against the client-side reject scenarios, it must fail every one.
-func negativeControlInsecureClient() ClientSubject {
+func NegativeControlInsecureClient() ClientSubject {
 	return &referenceClient{name: "insecure-client", tweak: func(c *tls.Config) {
 		c.InsecureSkipVerify = true // negative control: deliberately insecure
 	}}
 }
 
-// negativeControlLaxServer requests client certificates but neither
+// NegativeControlLaxServer requests client certificates but neither
 // requires nor verifies them. Run against the server-side reject
 // scenarios, it must fail every one.
-func negativeControlLaxServer() ServerSubject {
+func NegativeControlLaxServer() ServerSubject {
 	return &referenceServer{name: "lax-server", mode: modeLax}
 }
 
@@ -105,11 +105,11 @@ func NegativeControls() []Control {
 	return []Control{
 		{
 			Name:        "insecure-client",
-			Description: "a client that skips server verification (the log's verify_peer: false) must fail every client-side reject scenario",
+			Description: "a client that skips server verification (verify_peer: false, the usual workaround when verification fails) must fail every client-side reject scenario",
 			Subject:     "insecure-client",
 			Scenarios:   rejectScenarios(ClientSide),
 			WantOutcome: Accepted,
-			options:     func(o Options) Options { o.Client = negativeControlInsecureClient(); return o },
+			options:     func(o Options) Options { o.Client = NegativeControlInsecureClient(); return o },
 		},
 		{
 			Name:        "lax-server",
@@ -117,7 +117,7 @@ func NegativeControls() []Control {
 			Subject:     "lax-server",
 			Scenarios:   rejectScenarios(ServerSide),
 			WantOutcome: Accepted,
-			options:     func(o Options) Options { o.Server = negativeControlLaxServer(); return o },
+			options:     func(o Options) Options { o.Server = NegativeControlLaxServer(); return o },
 		},
 		{
 			Name:             "deny-all-server",
@@ -137,7 +137,7 @@ func NegativeControls() []Control {
 		},
 		{
 			Name:        "no-handler-server",
-			Description: "TLS and 101 are fine but the handler never runs (the log's async server): no-echo",
+			Description: "TLS and 101 are fine but the handler never runs (seen with Ruby's async-websocket server): no-echo",
 			Subject:     "no-handler-server",
 			Scenarios:   valid,
 			WantOutcome: NoEcho,
@@ -145,7 +145,7 @@ func NegativeControls() []Control {
 		},
 		{
 			Name:        "silent-server",
-			Description: "TLS is fine but the upgrade request is never answered (the log's Puma/driver server): no-upgrade",
+			Description: "TLS is fine but the upgrade request is never answered (seen with Puma + websocket-driver): no-upgrade",
 			Subject:     "silent-server",
 			Scenarios:   valid,
 			WantOutcome: NoUpgrade,
@@ -153,7 +153,7 @@ func NegativeControls() []Control {
 		},
 		{
 			Name:        "status-500-server",
-			Description: "TLS is fine but the upgrade is answered 500 (the log's Puma/Faye TypeError): rejected-http 500",
+			Description: "TLS is fine but the upgrade is answered 500 (seen with Puma + faye-websocket's TypeError): rejected-http 500",
 			Subject:     "status-500-server",
 			Scenarios:   valid,
 			WantOutcome: RejectedHTTP,

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"runtime"
 	"sync"
@@ -140,20 +139,6 @@ const (
 	KindScenarios = "scenarios"
 	KindControls  = "negative-controls"
 )
-
-// TLSVersionName spells a pinned version for reports: "1.2", "1.3" or
-// "negotiated".
-func TLSVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS12:
-		return "1.2"
-	case tls.VersionTLS13:
-		return "1.3"
-	case 0:
-		return "negotiated"
-	}
-	return fmt.Sprintf("0x%04x", v)
-}
 
 // Run runs the scenarios (all of them when none are given) in parallel,
 // each on its own loopback port, and returns the results in definition
@@ -310,8 +295,8 @@ func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progre
 func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
 	opts = opts.withDefaults()
 	start := time.Now()
-	if why, ok := m.NotApplicable[s.Name]; ok {
-		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ReasonNotApplicable, why}}}
+	if s.NeedsIntermediate && m.NoIntermediate != "" {
+		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable, Text: m.NoIntermediate}}}
 	}
 	enc := s.Setup(m)
 	server, client := ReferenceServer(), ReferenceClient()
@@ -323,7 +308,7 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	res := Result{Scenario: s}
 	srv, err := server.Start(ctx, ServerConfig{Encounter: enc, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
 	if err != nil {
-		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ReasonUnclassified, fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
+		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	} else {
 		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
 		if t, ok := srv.(interface{ URL() string }); ok {

@@ -46,7 +46,7 @@ type Served struct {
 // Serve starts one reference server per client-side scenario, each on its
 // own loopback port and with that scenario's certificate, for testing a
 // client by hand (a local "badssl" for mutual-TLS WebSockets). Skipped
-// scenarios (see Materials.NotApplicable) are left out.
+// scenarios (see Materials.NoIntermediate) are left out.
 func Serve(ctx context.Context, opts ServeOptions) (*Served, error) {
 	host := opts.ListenHost
 	if host == "" {
@@ -65,7 +65,7 @@ func Serve(ctx context.Context, opts ServeOptions) (*Served, error) {
 		return nil, fmt.Errorf("writing the client's files into %s: %v", opts.Dir, err)
 	}
 	for _, s := range OfSide(Scenarios(), ClientSide) {
-		if _, skip := m.NotApplicable[s.Name]; skip {
+		if s.NeedsIntermediate && m.NoIntermediate != "" {
 			continue
 		}
 		name := s.Name

@@ -15,32 +15,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtlskit/mtlskit/internal/wire"
+
 	"github.com/gorilla/websocket"
-	"github.com/mtlskit/mtlskit/pki"
 )
-
-// MaxMessageSize is the reference server's read limit for one message
-// (and the reference client's and the probe's): a larger message, or a
-// frame header claiming one, ends the connection with 1009 before any of
-// the payload is read.
-const MaxMessageSize = 4 << 20
-
-// MaxHeaderBytes bounds the request line and headers of an upgrade
-// request the reference server reads (a larger request is answered 431),
-// and the status line and headers of an answer the reference client and
-// the probe read (a larger answer is a bad-upgrade).
-const MaxHeaderBytes = 16 << 10
 
 // maxObservations bounds the observations a running server keeps (the
 // first ones); a long-running `harness serve` reports each connection
 // through observe instead.
 const maxObservations = 1024
-
-// DefaultTimeout bounds each phase (dial, TLS, upgrade, echo, close).
-const DefaultTimeout = 5 * time.Second
-
-// timeNow is the clock used to tell expired from not-yet-valid.
-var timeNow = time.Now
 
 // ServerConfig is what a server needs for one encounter.
 type ServerConfig struct {
@@ -189,33 +172,6 @@ func ReferenceServer() ServerSubject { return &referenceServer{name: "reference"
 
 func (s *referenceServer) Name() string { return s.name }
 
-// tlsCertificate is what a peer presents: the leaf and, if asked, its
-// intermediates.
-func tlsCertificate(c *pki.Issued, withChain bool) tls.Certificate {
-	cert := tls.Certificate{Certificate: [][]byte{c.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
-	if withChain {
-		for _, ic := range c.Chain {
-			cert.Certificate = append(cert.Certificate, ic.Raw)
-		}
-	}
-	return cert
-}
-
-func certPool(certs []*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
-}
-
-func pinVersion(cfg *tls.Config, v uint16) {
-	cfg.MinVersion = tls.VersionTLS12
-	if v != 0 {
-		cfg.MinVersion, cfg.MaxVersion = v, v
-	}
-}
-
 func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningServer, error) {
 	if cfg.Encounter.Server == nil {
 		return nil, errors.New("the encounter has no server certificate")
@@ -224,9 +180,9 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 		cfg.Timeout = DefaultTimeout
 	}
 	tcfg := &tls.Config{
-		Certificates: []tls.Certificate{tlsCertificate(cfg.Encounter.Server, cfg.Encounter.ServerSendsChain)},
+		Certificates: []tls.Certificate{cfg.Encounter.Server.TLSCertificate(cfg.Encounter.ServerSendsChain)},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    certPool(cfg.Encounter.ClientCAs),
+		ClientCAs:    wire.CertPool(cfg.Encounter.ClientCAs),
 		NextProtos:   []string{"http/1.1"},
 	}
 	switch s.mode {
@@ -235,7 +191,7 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 	case modeDenyAll:
 		tcfg.ClientCAs = x509.NewCertPool()
 	}
-	pinVersion(tcfg, cfg.TLSVersion)
+	wire.PinVersion(tcfg, cfg.TLSVersion)
 	host := s.listenHost
 	if host == "" {
 		host = "127.0.0.1"
@@ -394,8 +350,8 @@ func (r *runningServer) serveUpgrade(o *ServerObservation, raw, tc net.Conn) {
 	o.HTTP.BytesReceived = counted.n
 	if err != nil {
 		o.HTTP.Error = err.Error()
-		switch a := remoteAlert(err); {
-		case errors.Is(err, errTooLarge):
+		switch a := wire.RemoteAlert(err); {
+		case errors.Is(err, wire.ErrTooLarge):
 			o.HTTP.Detail = fmt.Sprintf("the request's headers exceeded %d bytes: answered 431", MaxHeaderBytes)
 			o.HTTP.StatusSent = http.StatusRequestHeaderFieldsTooLarge
 			_ = raw.SetWriteDeadline(time.Now().Add(min(r.timeout, time.Second)))
@@ -403,9 +359,9 @@ func (r *runningServer) serveUpgrade(o *ServerObservation, raw, tc net.Conn) {
 		case a != nil:
 			o.TLS.AlertAfterHandshake = a
 			o.HTTP.Detail = fmt.Sprintf("the client sent %s after the handshake instead of a request", a)
-		case isTimeout(err):
+		case wire.IsTimeout(err):
 			o.HTTP.Detail = "no HTTP request arrived before the timeout"
-		case isClosed(err):
+		case wire.IsClosed(err):
 			o.HTTP.Detail = "the client closed the connection without sending an HTTP request"
 		default:
 			o.HTTP.Detail = "the request could not be read"
@@ -464,25 +420,25 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 	o.TLS.Status = LayerFailed
 	o.TLS.Error = err.Error()
 	var cve *tls.CertificateVerificationError
-	switch a := remoteAlert(err); {
+	switch a := wire.RemoteAlert(err); {
 	case a != nil:
 		o.TLS.AlertReceived = a
 		o.TLS.Detail = fmt.Sprintf("the client aborted the handshake with %s", a)
-	case err.Error() == errNoClientCert:
+	case err.Error() == wire.ErrNoClientCert:
 		o.TLS.ClientCert = "none"
-		o.TLS.Reason = &Reason{ReasonCertificateRequired, "no client certificate was sent and the server requires one"}
+		o.TLS.Reason = &Reason{ID: ReasonCertificateRequired, Text: "no client certificate was sent and the server requires one"}
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			o.TLS.ClientCert = "presented"
 			o.TLS.ClientSubject = cve.UnverifiedCertificates[0].Subject.CommonName
 			o.TLS.ClientChainLen = len(cve.UnverifiedCertificates)
 		}
-		if reason, ok := verifyReason(err); ok {
+		if reason, ok := wire.VerifyReason(err); ok {
 			o.TLS.Reason = &reason
 		} else {
-			o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}
+			o.TLS.Reason = &Reason{ID: ReasonUnclassified, Text: err.Error()}
 		}
-	case version == tls.VersionTLS13 && isBadRecordMAC(err):
+	case version == tls.VersionTLS13 && wire.IsBadRecordMAC(err):
 		// crypto/tls reads the client's second flight only once it has
 		// sent its own whole flight, and by then it expects records under
 		// the client's handshake keys. A client that refuses our
@@ -496,19 +452,19 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 		} else {
 			o.TLS.Detail = fmt.Sprintf("the client aborted the handshake after our certificate; its alert could not be read (it arrived as: %s)", err.Error())
 		}
-	case isTimeout(err):
-		o.TLS.Reason = &Reason{ReasonHandshakeTimeout, "the client did not finish the handshake before the timeout"}
-	case isClosed(err) && !o.TLS.HelloReceived:
+	case wire.IsTimeout(err):
+		o.TLS.Reason = &Reason{ID: ReasonHandshakeTimeout, Text: "the client did not finish the handshake before the timeout"}
+	case wire.IsClosed(err) && !o.TLS.HelloReceived:
 		o.TLS.ClosedWithoutAlert = true
 		o.TLS.Detail = "the client closed the connection before sending a ClientHello"
-	case isClosed(err):
+	case wire.IsClosed(err):
 		o.TLS.ClosedWithoutAlert = true
 		o.TLS.Detail = "the client closed the connection during the handshake without an alert"
 	default:
-		o.TLS.Reason = &Reason{ReasonUnclassified, err.Error()}
+		o.TLS.Reason = &Reason{ID: ReasonUnclassified, Text: err.Error()}
 	}
 	if o.TLS.Reason != nil {
-		o.TLS.AlertSent = alertGoSends(err, true, version)
+		o.TLS.AlertSent = wire.AlertGoSends(err, true, version)
 		o.TLS.Detail = "the server refused the client: " + o.TLS.Reason.Text
 		if o.TLS.AlertSent != nil {
 			o.TLS.Detail += fmt.Sprintf(" (sent %s)", o.TLS.AlertSent)
@@ -600,12 +556,8 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// errTooLarge is what a cappedReader (or cappedConn) returns once its
-// limit is reached.
-var errTooLarge = errors.New("header limit exceeded")
-
 // countingReader counts the bytes read through it and, while limit is
-// positive, fails with errTooLarge once limit bytes have been read.
+// positive, fails with wire.ErrTooLarge once limit bytes have been read.
 type countingReader struct {
 	r     io.Reader
 	n     int64
@@ -615,7 +567,7 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	if c.limit > 0 {
 		if c.n >= c.limit {
-			return 0, errTooLarge
+			return 0, wire.ErrTooLarge
 		}
 		if left := c.limit - c.n; int64(len(p)) > left {
 			p = p[:left]
@@ -707,7 +659,7 @@ func (w *recordWatch) plaintextAlert() *Alert {
 			continue
 		case 21:
 			if r.length == 2 && r.nbody == 2 && (r.body[0] == 1 || r.body[0] == 2) {
-				return newAlert(r.body[1])
+				return wire.NewAlert(Alert(r.body[1]))
 			}
 		}
 		return nil

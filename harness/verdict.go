@@ -35,82 +35,6 @@ const (
 	Skipped Outcome = "skipped"
 )
 
-// Party names a side of the connection.
-type Party string
-
-const (
-	// PartyServer is the server.
-	PartyServer Party = "server"
-	// PartyClient is the client.
-	PartyClient Party = "client"
-)
-
-// Reason is a stable short ID with a plain-words explanation.
-type Reason struct {
-	ID   string `json:"id"`
-	Text string `json:"text"`
-}
-
-// The reason IDs. They are stable: tests, reports and CI filters use them.
-const (
-	ReasonUnknownCA            = "unknown-ca"
-	ReasonExpired              = "expired"
-	ReasonNotYetValid          = "not-yet-valid"
-	ReasonCertificateRequired  = "certificate-required"
-	ReasonBadCertificate       = "bad-certificate"
-	ReasonHostMismatch         = "host-mismatch"
-	ReasonNoIPSAN              = "no-ip-san"
-	ReasonLegacyCN             = "legacy-cn"
-	ReasonIncompatibleKeyUsage = "incompatible-key-usage"
-	ReasonHandshakeFailure     = "handshake-failure"
-	ReasonTLSAlert             = "tls-alert"
-	ReasonHandshakeAborted     = "handshake-aborted"
-	ReasonHandshakeTimeout     = "handshake-timeout"
-	ReasonConnectRefused       = "connect-refused"
-	ReasonConnectTimeout       = "connect-timeout"
-	ReasonHTTPStatus           = "http-status"
-	ReasonUpgradeTimeout       = "upgrade-timeout"
-	ReasonClosedBeforeUpgrade  = "closed-before-upgrade"
-	ReasonBadUpgrade           = "bad-upgrade"
-	ReasonEchoTimeout          = "echo-timeout"
-	ReasonEchoClosed           = "echo-closed"
-	ReasonEchoMismatch         = "echo-mismatch"
-	ReasonEchoVerified         = "echo-verified"
-	ReasonUnclassified         = "unclassified"
-
-	// Reasons added for external subjects (issue 4).
-
-	// ReasonUpgraded: --accept-on upgrade, the server answered 101 and
-	// the echo was not checked.
-	ReasonUpgraded = "upgraded"
-	// ReasonClientExit: an external client's exit status contradicts
-	// what the server saw, or is all there is to go on.
-	ReasonClientExit = "client-exit"
-	// ReasonClientTimeout: an external client was still running at the
-	// command timeout and was killed.
-	ReasonClientTimeout = "client-timeout"
-	// ReasonNoConnection: an external client never connected.
-	ReasonNoConnection = "no-connection"
-	// ReasonClosedAfterHandshake: the client finished the handshake,
-	// then closed without sending any application data.
-	ReasonClosedAfterHandshake = "closed-after-handshake"
-	// ReasonNotApplicable: the scenario was skipped.
-	ReasonNotApplicable = "not-applicable"
-)
-
-// Alert is a TLS alert, by number and by its RFC 8446 name.
-type Alert struct {
-	Code uint8  `json:"code"`
-	Name string `json:"name"`
-}
-
-func (a *Alert) String() string {
-	if a == nil {
-		return ""
-	}
-	return fmt.Sprintf("alert %d %s", a.Code, a.Name)
-}
-
 // LayerStatus is how far a layer got.
 type LayerStatus string
 
@@ -323,17 +247,11 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 			}
 			return false, fmt.Sprintf("expected the %s to refuse, but the %s refused: %s", judged, v.RefusedBy, v.Reason.Text)
 		case Accepted:
-			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + failHints[s.Name]
+			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + s.AcceptHint
 		}
 		return false, fmt.Sprintf("expected the %s to refuse, got %s: %s", judged, v.Outcome, v.Reason.Text)
 	}
 	return false, fmt.Sprintf("scenario has no expectation %q", s.Expect)
-}
-
-// failHints explain known failures of real stacks, appended to the
-// mismatch when a scenario fails by acceptance.
-var failHints = map[string]string{
-	"server-missing-san": " (OpenSSL-based clients fall back to the legacy Common Name when a certificate has no SAN: curl, openssl s_client, and Python's ssl unless SSLContext.hostname_checks_common_name = False; Go and browsers do not)",
 }
 
 // judgeClientProcess checks an external client's exit status and data
@@ -346,7 +264,7 @@ func judgeClientProcess(s Scenario, v Verdict) (bool, string) {
 		if v.Server.HTTP.RequestReceived {
 			what = fmt.Sprintf("an HTTP request (%s %s)", v.Server.HTTP.Method, v.Server.HTTP.Path)
 		}
-		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + failHints[s.Name]
+		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + s.AcceptHint
 	}
 	switch {
 	case c.Error != "":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
+	"github.com/mtlskit/mtlskit/harness/report"
 	"github.com/urfave/cli/v2"
 )
 
@@ -110,7 +111,7 @@ func harnessList(c *cli.Context) error {
 			SchemaVersion int    `json:"schema_version"`
 			Scenarios     []scen `json:"scenarios"`
 			Controls      []ctrl `json:"negative_controls"`
-		}{SchemaVersion: harness.SchemaVersion}
+		}{SchemaVersion: report.SchemaVersion}
 		for _, s := range scenarios {
 			out.Scenarios = append(out.Scenarios, scen{s.Name, s.Side, s.Expect, s.Description})
 		}
@@ -252,13 +253,13 @@ func harnessRun(c *cli.Context) error {
 	toStdout := c.String("out") == ""
 	switch format {
 	case "json":
-		err = harness.WriteJSON(&buf, rep)
+		err = report.WriteJSON(&buf, rep)
 	case "junit":
-		err = harness.WriteJUnit(&buf, rep)
+		err = report.WriteJUnit(&buf, rep)
 	case "html":
-		err = harness.WriteHTML(&buf, rep)
+		err = report.WriteHTML(&buf, rep)
 	default:
-		err = harness.WriteTable(&buf, rep, harness.TableOptions{
+		err = report.WriteTable(&buf, rep, report.TableOptions{
 			Color:   toStdout && useColour(c.App.Writer),
 			Verbose: c.Bool("verbose"),
 		})
@@ -278,7 +279,7 @@ func harnessRun(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "wrote the %s report to %s: %s\n", format, out, summary(rep))
 	}
 	if dir := c.String("keep"); dir != "" {
-		if err := harness.WriteKeep(dir, rep); err != nil {
+		if err := report.WriteKeep(dir, rep); err != nil {
 			return failf("--keep %s: %v: choose a writable directory", dir, err)
 		}
 		fmt.Fprintf(stderr, "kept each scenario's certificates and repro.sh in %s\n", dir)

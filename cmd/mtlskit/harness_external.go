@@ -110,15 +110,15 @@ func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names 
 		if err := harness.CheckPlaceholders(target, "port", "host"); err != nil {
 			return nil, usagef("--target: %v", err)
 		}
-		if _, err := harness.ParseTarget(harness.ExpandString(target, map[string]string{"port": "1", "host": "localhost"})); err != nil {
-			return nil, usagef("%v", err)
+		if _, _, err := harness.ParseTarget(harness.ExpandString(target, map[string]string{"port": "1", "host": "localhost"})); err != nil {
+			return nil, usagef("--target %v", err)
 		}
 	} else if target != "" {
 		if err := harness.CheckPlaceholders(target); err != nil {
 			return nil, usagef("--target: %v (placeholders need --server-cmd)", err)
 		}
-		if _, err := harness.ParseTarget(target); err != nil {
-			return nil, usagef("%v", err)
+		if _, _, err := harness.ParseTarget(target); err != nil {
+			return nil, usagef("--target %v", err)
 		}
 	}
 	if clientCmd != "" {

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mtlskit/mtlskit/harness"
+	"github.com/mtlskit/mtlskit/snippet"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,16 +20,16 @@ func snippetCommand() *cli.Command {
 		Flags: []cli.Flag{
 			dirFlag, jsonFlag,
 			&cli.BoolFlag{Name: "list", Usage: "list the stacks"},
-			&cli.StringFlag{Name: "listen", Value: harness.DefaultSnippetListen, Usage: "server stacks: the `HOST:PORT` to listen on"},
+			&cli.StringFlag{Name: "listen", Value: snippet.DefaultListen, Usage: "server stacks: the `HOST:PORT` to listen on"},
 			&cli.StringFlag{Name: "server-name", Usage: "nginx: server_name (default: the certificate's first DNS SAN)"},
-			&cli.StringFlag{Name: "backend", Value: harness.DefaultSnippetBackend, Usage: "nginx: the plain ws:// backend, `HOST:PORT` or unix:/path.sock"},
-			&cli.StringFlag{Name: "url", Value: harness.DefaultSnippetURL, Usage: "client stacks: the wss:// `URL` to connect to"},
+			&cli.StringFlag{Name: "backend", Value: snippet.DefaultBackend, Usage: "nginx: the plain ws:// backend, `HOST:PORT` or unix:/path.sock"},
+			&cli.StringFlag{Name: "url", Value: snippet.DefaultURL, Usage: "client stacks: the wss:// `URL` to connect to"},
 		},
-		Action: snippet,
+		Action: snippetAction,
 	}
 }
 
-func snippet(c *cli.Context) error {
+func snippetAction(c *cli.Context) error {
 	if c.Bool("list") {
 		if c.NArg() > 0 {
 			return usagef("snippet --list takes no arguments, got %q", c.Args().First())
@@ -38,17 +38,17 @@ func snippet(c *cli.Context) error {
 	}
 	if c.NArg() != 2 {
 		return usagef("snippet needs STACK and NAME (got %d arguments): e.g. mtlskit snippet nginx localhost; stacks: %s",
-			c.NArg(), strings.Join(harness.SnippetStackNames(), ", "))
+			c.NArg(), strings.Join(snippet.StackNames(), ", "))
 	}
 	stackName, name := c.Args().Get(0), c.Args().Get(1)
-	stack, err := harness.LookupSnippetStack(stackName)
+	stack, err := snippet.LookupStack(stackName)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	for _, f := range []struct {
 		flag string
-		role harness.SnippetRole
-	}{{"listen", harness.RoleServer}, {"server-name", harness.RoleServer}, {"backend", harness.RoleServer}, {"url", harness.RoleClient}} {
+		role snippet.Role
+	}{{"listen", snippet.RoleServer}, {"server-name", snippet.RoleServer}, {"backend", snippet.RoleServer}, {"url", snippet.RoleClient}} {
 		if c.IsSet(f.flag) && stack.Role != f.role {
 			return usagef("--%s is for %s stacks; %s is a %s", f.flag, f.role, stack.Name, stack.Role)
 		}
@@ -60,15 +60,15 @@ func snippet(c *cli.Context) error {
 	if !st.HasCA() {
 		return failf("snippet: no CA in %s: run `mtlskit ca init` first (or pass --dir)", st.Dir)
 	}
-	params, cert, err := harness.SnippetParamsFromStore(st, name)
+	params, cert, err := snippet.ParamsFromStore(st, name)
 	if err != nil {
 		return failf("snippet %s %s: %v", stack.Name, name, err)
 	}
-	if err := harness.CheckSnippetCert(stack, name, cert); err != nil {
+	if err := snippet.CheckCert(stack, name, cert); err != nil {
 		return failf("snippet %s: %v", stack.Name, err)
 	}
 	params.Listen, params.ServerName, params.Backend, params.URL = c.String("listen"), c.String("server-name"), c.String("backend"), c.String("url")
-	sn, err := harness.RenderSnippet(stack.Name, params, cert)
+	sn, err := snippet.Render(stack.Name, params, cert)
 	if err != nil {
 		return usagef("snippet %s: %v", stack.Name, err)
 	}
@@ -80,10 +80,10 @@ func snippet(c *cli.Context) error {
 }
 
 func snippetList(w io.Writer, asJSON bool) error {
-	stacks := harness.SnippetStacks()
+	stacks := snippet.Stacks()
 	if asJSON {
 		return printJSON(w, struct {
-			Stacks []harness.SnippetStack `json:"stacks"`
+			Stacks []snippet.Stack `json:"stacks"`
 		}{stacks})
 	}
 	t := newTable(w)

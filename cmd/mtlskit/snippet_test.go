@@ -17,6 +17,7 @@ import (
 
 	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
+	"github.com/mtlskit/mtlskit/snippet"
 )
 
 // The snippets are executed: every server snippet whose tool is installed
@@ -80,7 +81,7 @@ func (l *snippetLab) serve(t *testing.T) {
 func (l *snippetLab) render(t *testing.T, stack, name string, args ...string) string {
 	t.Helper()
 	r := mustRun(t, l.dir, append([]string{"snippet", "--dir", l.store, "--json", stack, name}, args...)...)
-	var sn harness.Snippet
+	var sn snippet.Snippet
 	decodeJSON(t, r.stdout, &sn)
 	if sn.Stack != stack || sn.Name != name || sn.Text == "" {
 		t.Fatalf("snippet %s %s: unexpected JSON %+v", stack, name, sn)
@@ -656,15 +657,15 @@ func TestSnippetOpenSSL(t *testing.T) {
 func TestSnippetCLI(t *testing.T) {
 	l := newSnippetLab(t)
 	r := mustRun(t, l.dir, "snippet", "--list")
-	for _, s := range harness.SnippetStackNames() {
+	for _, s := range snippet.StackNames() {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("snippet --list does not list %s:\n%s", s, r.stdout)
 		}
 	}
 	r = mustRun(t, l.dir, "snippet", "--list", "--json")
-	var list struct{ Stacks []harness.SnippetStack }
+	var list struct{ Stacks []snippet.Stack }
 	decodeJSON(t, r.stdout, &list)
-	if len(list.Stacks) != len(harness.SnippetStackNames()) {
+	if len(list.Stacks) != len(snippet.StackNames()) {
 		t.Errorf("snippet --list --json: %d stacks", len(list.Stacks))
 	}
 
@@ -673,7 +674,7 @@ func TestSnippetCLI(t *testing.T) {
 	abs, _ := filepath.Abs(l.store)
 	for _, s := range list.Stacks {
 		name := "alice"
-		if s.Role == harness.RoleServer {
+		if s.Role == snippet.RoleServer {
 			name = "localhost"
 		}
 		r := mustRun(t, l.dir, "snippet", "--dir", l.store, "--json", s.Name, name)
@@ -721,12 +722,12 @@ func TestSnippetCLI(t *testing.T) {
 // quotes: the shell snippets must still name the files as one word each.
 func TestSnippetQuoting(t *testing.T) {
 	dir := t.TempDir()
-	p := harness.SnippetParams{Name: "x", Files: harness.SnippetFiles{
+	p := snippet.Params{Name: "x", Files: snippet.Files{
 		CA: filepath.Join(dir, "it's a dir", "ca.pem"), Cert: filepath.Join(dir, "c $HOME.pem"),
 		Chain: filepath.Join(dir, `ch"ain #{x}.pem`), Key: filepath.Join(dir, "k;ey.pem"),
 	}}
-	for _, s := range harness.SnippetStacks() {
-		sn, err := harness.RenderSnippet(s.Name, p, nil)
+	for _, s := range snippet.Stacks() {
+		sn, err := snippet.Render(s.Name, p, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", s.Name, err)
 		}

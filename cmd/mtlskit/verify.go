@@ -3,17 +3,18 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
+	"github.com/mtlskit/mtlskit/internal/wire"
 	"github.com/mtlskit/mtlskit/pki"
+	"github.com/mtlskit/mtlskit/probe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -270,23 +271,43 @@ func printVerify(w io.Writer, out verifyOutput) {
 
 // printChecks writes one aligned line per check; failures and warnings
 // are followed by their evidence and fix, and the chain check always by
-// the path it found.
+// the path it found. It prints offline checks (pki.Diagnose) and, through
+// printConnect, the live probe's offline checks of the server chain.
 func printChecks(w io.Writer, p palette, checks []pki.Check, prefix string) {
+	printCheckList(w, p, checks, prefix, checkPrinting{evidence: func(c pki.Check) bool {
+		return c.Status == pki.StatusFail || c.Status == pki.StatusWarn || c.ID == pki.CheckChain
+	}})
+}
+
+// checkPrinting says which checks' evidence to show, and what to print
+// after a check (the live probe's offline checks of the server chain).
+type checkPrinting struct {
+	evidence func(pki.Check) bool
+	after    func(i int, pad string)
+}
+
+// printCheckList is the one check printer of verify, offline and live:
+// the ID column aligned, the subject before the summary, evidence as opt
+// says, then the fix of a check that did not pass.
+func printCheckList(w io.Writer, p palette, checks []pki.Check, prefix string, opt checkPrinting) {
 	width := 0
 	for _, c := range checks {
 		width = max(width, len(c.ID))
 	}
 	pad := prefix + strings.Repeat(" ", 4+2+width+2)
-	for _, c := range checks {
+	for i, c := range checks {
 		line := c.Summary
 		if c.Subject != "" {
 			line = c.Subject + ": " + c.Summary
 		}
 		fmt.Fprintf(w, "%s%s  %-*s  %s\n", prefix, statusWord(p, c.Status), width, c.ID, line)
-		if c.Status == pki.StatusFail || c.Status == pki.StatusWarn || c.ID == pki.CheckChain {
+		if opt.evidence(c) {
 			for _, e := range c.Evidence {
 				fmt.Fprintf(w, "%s%s\n", pad, e)
 			}
+		}
+		if opt.after != nil {
+			opt.after(i, pad)
 		}
 		if c.Fix != "" && c.Status != pki.StatusPass {
 			fmt.Fprintf(w, "%s%s %s\n", pad, p.bold("fix:"), c.Fix)
@@ -408,7 +429,7 @@ type connectOutput struct {
 	Mode          string       `json:"mode"` // "connect"
 	Input         connectInput `json:"input"`
 	Result        string       `json:"result"` // "pass" or "fail"
-	harness.ProbeReport
+	probe.Report
 	Counts statusCounts `json:"counts"`
 }
 
@@ -427,64 +448,26 @@ type connectInput struct {
 	Timeout string `json:"timeout"`
 }
 
-// endpoint is a parsed --connect target.
-type endpoint struct{ host, port, path string }
-
-// parseEndpoint reads HOST:PORT or wss://HOST[:PORT]/PATH; --path, when
-// set, gives the path (and must agree with the URL's).
-func parseEndpoint(s, path string, pathSet bool) (endpoint, error) {
-	s = strings.TrimSpace(s)
-	bad := func(why string) error {
-		return usagef("--connect %q: %s (use HOST:PORT or wss://HOST:PORT/PATH)", s, why)
-	}
-	var e endpoint
-	if s == "" {
-		return e, bad("empty")
-	}
-	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return e, bad("not a URL")
-		}
-		switch strings.ToLower(u.Scheme) {
-		case "wss", "https":
-		case "ws", "http":
-			return e, bad(u.Scheme + ":// has no TLS, and mutual TLS needs wss://")
-		default:
-			return e, bad("scheme " + u.Scheme + " is not wss")
-		}
-		e.host, e.port = u.Hostname(), u.Port()
-		if e.port == "" {
-			e.port = "443"
-		}
-		e.path = u.EscapedPath()
-		if u.RawQuery != "" {
-			e.path += "?" + u.RawQuery
-		}
-		if pathSet && e.path != "" && e.path != "/" && e.path != path {
-			return e, usagef("--connect %q has the path %s and --path says %s: give the path once", s, e.path, path)
-		}
-	} else {
-		h, p, err := net.SplitHostPort(s)
-		if err != nil {
-			return e, bad("no port")
-		}
-		e.host, e.port = h, p
-	}
-	if e.host == "" {
-		return e, bad("no host")
-	}
-	if n, err := strconv.Atoi(e.port); err != nil || n < 1 || n > 65535 {
-		return e, bad("port " + e.port + " is not a number from 1 to 65535")
+// parseEndpoint reads HOST:PORT or wss://HOST[:PORT]/PATH (wire.ParseEndpoint,
+// the parser --target uses too); --path, when set, gives the path (and
+// must agree with the URL's).
+func parseEndpoint(s, path string, pathSet bool) (wire.Endpoint, error) {
+	e, err := wire.ParseEndpoint(s)
+	var ee *wire.EndpointError
+	if errors.As(err, &ee) {
+		return e, usagef("--connect %v", ee)
 	}
 	if pathSet {
-		e.path = path
-	}
-	if e.path == "" {
-		e.path = "/"
-	}
-	if !strings.HasPrefix(e.path, "/") {
-		return e, usagef("--path %q must start with /", e.path)
+		if path == "" {
+			path = "/"
+		}
+		if e.PathGiven && e.Path != path {
+			return e, usagef("--connect %q has the path %s and --path says %s: give the path once", strings.TrimSpace(s), e.Path, path)
+		}
+		if !strings.HasPrefix(path, "/") {
+			return e, usagef("--path %q must start with /", path)
+		}
+		e.Path = path
 	}
 	return e, nil
 }
@@ -501,7 +484,7 @@ func verifyConnect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	in := connectInput{Connect: c.String("connect"), Host: e.host, Port: e.port, Path: e.path,
+	in := connectInput{Connect: c.String("connect"), Host: e.Host, Port: e.Port, Path: e.Path,
 		Cert: c.String("cert"), Key: c.String("key"), Echo: !c.Bool("no-echo")}
 	if (in.Cert == "") != (in.Key == "") {
 		return usagef("--cert and --key go together: the client certificate needs its private key")
@@ -511,7 +494,7 @@ func verifyConnect(c *cli.Context) error {
 		return usagef("--timeout %s: give a positive duration such as 5s", timeout)
 	}
 	in.Timeout = timeout.String()
-	cfg := harness.ProbeConfig{Host: e.host, Port: e.port, Path: e.path, Echo: in.Echo, Timeout: timeout}
+	cfg := probe.Config{Host: e.Host, Port: e.Port, Path: e.Path, Echo: in.Echo, Timeout: timeout}
 
 	if in.Cert != "" {
 		certPEM, err := readInput("cert", in.Cert)
@@ -553,9 +536,9 @@ func verifyConnect(c *cli.Context) error {
 		cfg.Roots = roots
 	}
 
-	rep := harness.Probe(context.Background(), cfg)
+	rep := probe.Probe(context.Background(), cfg)
 	out := connectOutput{SchemaVersion: verifySchemaVersion, Mode: "connect", Input: in, Result: "pass",
-		ProbeReport: rep, Counts: countProbe(rep.Checks)}
+		Report: rep, Counts: countProbe(rep.Checks)}
 	if rep.Failed() {
 		out.Result = "fail"
 	}
@@ -572,7 +555,7 @@ func verifyConnect(c *cli.Context) error {
 	return nil
 }
 
-func countProbe(checks []harness.ProbeCheck) statusCounts {
+func countProbe(checks []probe.Check) statusCounts {
 	list := make([]pki.Check, len(checks))
 	for i, c := range checks {
 		list[i] = pki.Check{Status: c.Status}
@@ -595,31 +578,26 @@ func printConnect(w io.Writer, out connectOutput) {
 		client = "client certificate " + in.Cert
 	}
 	fmt.Fprintf(w, "%s (server checked against %s; %s)\n", p.bold("Probing "+out.URL), trust, client)
-	width := 0
-	for _, c := range out.Checks {
-		width = max(width, len(c.ID))
+	checks := make([]pki.Check, len(out.Checks))
+	for i, c := range out.Checks {
+		checks[i] = c.Check
 	}
-	pad := strings.Repeat(" ", 4+2+width+2)
-	for _, c := range out.Checks {
-		fmt.Fprintf(w, "%s  %-*s  %s\n", statusWord(p, c.Status), width, c.ID, c.Summary)
-		if c.Status != pki.StatusSkip {
-			for _, e := range c.Evidence {
-				fmt.Fprintf(w, "%s%s\n", pad, e)
+	printCheckList(w, p, checks, "", checkPrinting{
+		evidence: func(c pki.Check) bool { return c.Status != pki.StatusSkip },
+		after: func(i int, pad string) {
+			c := out.Checks[i]
+			if len(c.Checks) == 0 {
+				return
 			}
-		}
-		if len(c.Checks) > 0 {
 			if c.Status == pki.StatusPass {
 				n := countStatuses(c.Checks)
 				fmt.Fprintf(w, "%soffline checks: %d passed, %d skipped (--json lists them)\n", pad, n.Pass, n.Skip)
-			} else {
-				fmt.Fprintf(w, "%soffline checks of the chain the server sent:\n", pad)
-				printChecks(w, p, c.Checks, pad+"  ")
+				return
 			}
-		}
-		if c.Fix != "" && c.Status != pki.StatusPass {
-			fmt.Fprintf(w, "%s%s %s\n", pad, p.bold("fix:"), c.Fix)
-		}
-	}
+			fmt.Fprintf(w, "%soffline checks of the chain the server sent:\n", pad)
+			printChecks(w, p, c.Checks, pad+"  ")
+		},
+	})
 	n := out.Counts
 	verdict, where := p.green("PASS"), "every layer passed"
 	if out.Result == "fail" {

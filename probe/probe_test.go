@@ -1,4 +1,4 @@
-package harness
+package probe
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
 )
 
 // probeMaterials are minted once for the probe tests.
-var probeMaterials = sync.OnceValue(func() *Materials {
-	m, err := NewMaterials()
+var probeMaterials = sync.OnceValue(func() *harness.Materials {
+	m, err := harness.NewMaterials()
 	if err != nil {
 		panic(err)
 	}
@@ -33,7 +34,7 @@ const (
 // statuses lists the expected status of every live check, in report
 // order: dns tcp tls chain request accepted upgrade echo lax.
 func statuses(s ...pki.CheckStatus) map[string]pki.CheckStatus {
-	ids := ProbeCheckIDs()
+	ids := CheckIDs()
 	if len(s) != len(ids) {
 		panic("statuses: one per check")
 	}
@@ -46,9 +47,9 @@ func statuses(s ...pki.CheckStatus) map[string]pki.CheckStatus {
 
 // startServer starts subject for the encounter and stops it at the end of
 // the test.
-func startServer(t *testing.T, subject ServerSubject, e Encounter, version uint16) string {
+func startServer(t *testing.T, subject harness.ServerSubject, e harness.Encounter, version uint16) string {
 	t.Helper()
-	srv, err := subject.Start(context.Background(), ServerConfig{Encounter: e, TLSVersion: version, Timeout: 5 * time.Second})
+	srv, err := subject.Start(context.Background(), harness.ServerConfig{Encounter: e, TLSVersion: version, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +58,12 @@ func startServer(t *testing.T, subject ServerSubject, e Encounter, version uint1
 }
 
 // probeEncounter probes a server started for e as the encounter's client.
-func probeEncounter(t *testing.T, addr string, e Encounter, version uint16) ProbeReport {
+func probeEncounter(t *testing.T, addr string, e harness.Encounter, version uint16) Report {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(addr)
-	cfg := ProbeConfig{Host: e.Dial.Host(), Port: port, Path: "/echo", Roots: e.RootCAs, Echo: true, Timeout: 5 * time.Second, TLSVersion: version}
+	cfg := Config{Host: e.Dial.Host(), Port: port, Path: "/echo", Roots: e.RootCAs, Echo: true, Timeout: 5 * time.Second, TLSVersion: version}
 	if e.Client != nil {
-		c := tlsCertificate(e.Client, e.ClientSendsChain)
+		c := e.Client.TLSCertificate(e.ClientSendsChain)
 		cfg.ClientCert = &c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -119,14 +120,14 @@ func TestProbeAgainstReferenceServer(t *testing.T) {
 		version uint16
 		wants   map[string]probeWant
 	}{{"1.3", tls.VersionTLS13, tls13}, {"1.2", tls.VersionTLS12, tls12}} {
-		for _, s := range Scenarios() {
+		for _, s := range harness.Scenarios() {
 			w, ok := v.wants[s.Name]
 			if !ok {
 				continue
 			}
 			t.Run(v.name+"/"+s.Name, func(t *testing.T) {
 				e := s.Setup(m)
-				addr := startServer(t, ReferenceServer(), e, v.version)
+				addr := startServer(t, harness.ReferenceServer(), e, v.version)
 				checkProbe(t, probeEncounter(t, addr, e, v.version), w)
 			})
 		}
@@ -142,13 +143,13 @@ func keyIDOf(i *pki.Issued) string {
 	return strings.Join(parts, ":")
 }
 
-func checkProbe(t *testing.T, rep ProbeReport, w probeWant) {
+func checkProbe(t *testing.T, rep Report, w probeWant) {
 	t.Helper()
 	got := rep.Statuses()
-	if len(rep.Checks) != len(ProbeCheckIDs()) {
-		t.Errorf("%d checks, want %d", len(rep.Checks), len(ProbeCheckIDs()))
+	if len(rep.Checks) != len(CheckIDs()) {
+		t.Errorf("%d checks, want %d", len(rep.Checks), len(CheckIDs()))
 	}
-	for _, id := range ProbeCheckIDs() {
+	for _, id := range CheckIDs() {
 		if got[id] != w.statuses[id] {
 			t.Errorf("%s: status %s, want %s", id, got[id], w.statuses[id])
 		}
@@ -195,9 +196,9 @@ func checkProbe(t *testing.T, rep ProbeReport, w probeWant) {
 
 func TestProbeFindsLaxServer(t *testing.T) {
 	m := probeMaterials()
-	e := standard(m)
+	e := validEncounter(m)
 	e.Client = nil
-	addr := startServer(t, negativeControlLaxServer(), e, 0)
+	addr := startServer(t, harness.NegativeControlLaxServer(), e, 0)
 	rep := probeEncounter(t, addr, e, 0)
 	checkProbe(t, rep, probeWant{statuses: statuses(pass, pass, pass, pass, pass, skip, pass, pass, fail),
 		words: map[string][]string{LiveLaxServer: {"the server accepted a client without a certificate"}}})
@@ -211,7 +212,17 @@ func TestProbeStopsAtTCPWhenNothingListens(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	rep := Probe(context.Background(), ProbeConfig{Host: "127.0.0.1", Port: port, Timeout: 2 * time.Second})
+	rep := Probe(context.Background(), Config{Host: "127.0.0.1", Port: port, Timeout: 2 * time.Second})
 	checkProbe(t, rep, probeWant{statuses: statuses(skip, fail, skip, skip, skip, skip, skip, skip, skip), stoppedAt: LiveTCP,
 		words: map[string][]string{LiveTCP: {"connection refused"}}})
+}
+
+// validEncounter is the valid-client scenario's encounter: the reference
+// client's certificate from the run's intermediate, trusted by the server.
+func validEncounter(m *harness.Materials) harness.Encounter {
+	s, err := harness.Lookup("valid-client")
+	if err != nil {
+		panic(err)
+	}
+	return s[0].Setup(m)
 }

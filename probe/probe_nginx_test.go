@@ -1,4 +1,4 @@
-package harness
+package probe
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
 )
 
@@ -22,7 +23,7 @@ import (
 // verify ("on" or "optional"), and `return 200` for every path. It is
 // stopped at the end of the test. The test is skipped when nginx is not
 // installed (.ci/run installs nginx-light).
-func startNginx(t *testing.T, m *Materials, verify string) string {
+func startNginx(t *testing.T, m *harness.Materials, verify string) string {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -157,9 +158,9 @@ func TestProbeAgainstNginx(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := startNginx(t, m, tc.verify)
 			_, port, _ := net.SplitHostPort(addr)
-			cfg := ProbeConfig{Host: "localhost", Port: port, Roots: []*x509.Certificate{m.Root.Cert}, Echo: true, Timeout: 5 * time.Second}
+			cfg := Config{Host: "localhost", Port: port, Roots: []*x509.Certificate{m.Root.Cert}, Echo: true, Timeout: 5 * time.Second}
 			if tc.client != nil {
-				c := tlsCertificate(tc.client, true)
+				c := tc.client.TLSCertificate(true)
 				cfg.ClientCert = &c
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

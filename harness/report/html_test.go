@@ -1,4 +1,4 @@
-package harness
+package report
 
 import (
 	"bytes"
@@ -13,32 +13,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlskit/mtlskit/harness"
 	"golang.org/x/net/html"
 )
 
 // matrixReports runs every scenario twice: against the reference pair,
 // and against the lax server and the insecure client of the negative
 // controls, so the page has a two-column matrix with passes and failures.
-func matrixReports(t *testing.T) []*Report {
+func matrixReports(t *testing.T) []*harness.Report {
 	t.Helper()
 	m := testMaterials()
-	good, err := Run(context.Background(), nil, Options{Materials: m, Timeout: 2 * time.Second})
+	good, err := harness.Run(context.Background(), nil, harness.Options{Materials: m, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := Run(context.Background(), nil, Options{Materials: m, Timeout: 2 * time.Second,
-		Server: negativeControlLaxServer(), Client: negativeControlInsecureClient()})
+	bad, err := harness.Run(context.Background(), nil, harness.Options{Materials: m, Timeout: 2 * time.Second,
+		Server: harness.NegativeControlLaxServer(), Client: harness.NegativeControlInsecureClient()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !good.OK() || bad.OK() {
 		t.Fatalf("reference run ok=%v, lax run ok=%v", good.OK(), bad.OK())
 	}
-	return []*Report{good, bad}
+	return []*harness.Report{good, bad}
 }
 
 // renderHTML writes the page for reps.
-func renderHTML(t *testing.T, reps ...*Report) []byte {
+func renderHTML(t *testing.T, reps ...*harness.Report) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := WriteHTML(&b, reps...); err != nil {
@@ -119,7 +120,7 @@ func checkSelfContained(t *testing.T, doc *html.Node, raw []byte) {
 
 func TestHTMLReportStructure(t *testing.T) {
 	reps := matrixReports(t)
-	controls, err := RunNegativeControls(context.Background(), Options{Materials: testMaterials(), Timeout: 300 * time.Millisecond})
+	controls, err := harness.RunNegativeControls(context.Background(), harness.Options{Materials: testMaterials(), Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +138,8 @@ func TestHTMLReportStructure(t *testing.T) {
 	}
 	for i, rep := range reps {
 		rows := find(runs[i], isElem("details", "result"))
-		var want []Result
-		if rep.Kind == KindControls {
+		var want []harness.Result
+		if rep.Kind == harness.KindControls {
 			want = rep.Results
 			if len(rows) != len(want) {
 				t.Fatalf("controls: %d rows, want %d encounters", len(rows), len(want))
@@ -179,8 +180,8 @@ func TestHTMLReportStructure(t *testing.T) {
 	}
 	body := find(tables[0], isElem("tbody"))[0]
 	trs := find(body, isElem("tr"))
-	if len(trs) != len(Scenarios()) {
-		t.Fatalf("matrix: %d rows, want %d", len(trs), len(Scenarios()))
+	if len(trs) != len(harness.Scenarios()) {
+		t.Fatalf("matrix: %d rows, want %d", len(trs), len(harness.Scenarios()))
 	}
 	ids := map[string]bool{}
 	for _, n := range find(doc, isElem("details")) {
@@ -207,10 +208,10 @@ func TestHTMLReportStructure(t *testing.T) {
 func mustAttr(n *html.Node, key string) string { v, _ := attr(n, key); return v }
 
 func TestHTMLReportEscapes(t *testing.T) {
-	s, _ := Lookup("valid-client")
-	rep := &Report{Kind: KindScenarios, ServerSubject: `<script>alert(1)</script>`, ClientSubject: "reference",
-		Results: []Result{{Scenario: s[0], Verdict: Verdict{Outcome: RejectedHTTP, Layer: "http",
-			Reason: Reason{ReasonHTTPStatus, `"400 <b>No required SSL certificate was sent</b>"`}}, Mismatch: "x < y & z"}}}
+	s, _ := harness.Lookup("valid-client")
+	rep := &harness.Report{Kind: harness.KindScenarios, ServerSubject: `<script>alert(1)</script>`, ClientSubject: "reference",
+		Results: []harness.Result{{Scenario: s[0], Verdict: harness.Verdict{Outcome: harness.RejectedHTTP, Layer: "http",
+			Reason: harness.Reason{ID: harness.ReasonHTTPStatus, Text: `"400 <b>No required SSL certificate was sent</b>"`}}, Mismatch: "x < y & z"}}}
 	raw := renderHTML(t, rep)
 	if bytes.Contains(raw, []byte("<script>alert")) || bytes.Contains(raw, []byte("<b>No required")) {
 		t.Fatalf("subject text reached the page unescaped:\n%s", raw)
@@ -308,7 +309,7 @@ func TestHTMLReportScreenshot(t *testing.T) {
 	if r := colourShare(img, 0xff, 0xeb, 0xe9); r < 0.002 {
 		t.Errorf("no fail colour in the screenshot (%.4f)", r)
 	}
-	docPath := filepath.Join("..", "docs", "report-screenshot.png")
+	docPath := filepath.Join("..", "..", "docs", "report-screenshot.png")
 	if os.Getenv("MTLSKIT_UPDATE_SCREENSHOT") == "1" {
 		var b bytes.Buffer
 		if err := png.Encode(&b, img); err != nil {
@@ -321,7 +322,7 @@ func TestHTMLReportScreenshot(t *testing.T) {
 	}
 	f, err := os.Open(docPath)
 	if err != nil {
-		t.Fatalf("%v: regenerate it with MTLSKIT_UPDATE_SCREENSHOT=1 go test -run TestHTMLReportScreenshot ./harness/", err)
+		t.Fatalf("%v: regenerate it with MTLSKIT_UPDATE_SCREENSHOT=1 go test -run TestHTMLReportScreenshot ./harness/report/", err)
 	}
 	defer f.Close()
 	cfg, err := png.DecodeConfig(f)

@@ -1,4 +1,4 @@
-package harness
+package probe
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 
 	"github.com/gorilla/websocket"
 	"github.com/mtlskit/mtlskit/pki"
@@ -29,15 +31,15 @@ var keyHeaders = []string{"Server", "Content-Type", "Content-Length", "Connectio
 // read), live-http-upgrade, live-ws-echo and live-lax-server.
 func (p *prober) upgrade(ctx context.Context, tc *tls.Conn) {
 	start := time.Now()
-	ws, resp, timedOut, err := dialUpgrade(ctx, tc, p.cfg.URL(), p.cfg.Timeout)
+	ws, resp, timedOut, err := wire.DialUpgrade(ctx, tc, p.cfg.URL(), p.cfg.Timeout)
 	took := time.Since(start).Round(time.Microsecond)
 	reqLine := "request: GET " + p.cfg.path() + " with Upgrade: websocket, Host: " + net.JoinHostPort(p.cfg.Host, p.cfg.Port)
 	if err != nil {
-		if k := classifyUpgrade(resp, timedOut, err); k == answerStatus || k == answerBad101 {
+		if k := wire.ClassifyUpgrade(resp, timedOut, err); k == wire.AnswerStatus || k == wire.AnswerBad101 {
 			p.answered(resp, reqLine, took)
 			return
 		}
-		if timedOut && !isTimeout(err) {
+		if timedOut && !wire.IsTimeout(err) {
 			// bufio returned the partial line without the deadline's error
 			err = fmt.Errorf("%w (reading the answer: %w)", err, os.ErrDeadlineExceeded)
 		}
@@ -67,19 +69,19 @@ func (p *prober) laxEvidence() []string {
 }
 
 // recordHTTP keeps the status, key headers and the first bytes of body.
-func (p *prober) recordHTTP(resp *http.Response, body []byte) *ProbeHTTP {
-	h := &ProbeHTTP{StatusCode: resp.StatusCode, Status: resp.Proto + " " + resp.Status, Headers: map[string]string{}}
+func (p *prober) recordHTTP(resp *http.Response, body []byte) *HTTP {
+	h := &HTTP{StatusCode: resp.StatusCode, Status: resp.Proto + " " + resp.Status, Headers: map[string]string{}}
 	for _, k := range keyHeaders {
 		if v := resp.Header.Values(k); len(v) > 0 {
 			h.Headers[k] = strings.Join(v, ", ")
 		}
 	}
-	h.BodyPrefix = string(prefix(body, probeBodyMax))
+	h.BodyPrefix = string(wire.Prefix(body, probeBodyMax))
 	p.rep.HTTP = h
 	return h
 }
 
-func headerLines(h *ProbeHTTP) []string {
+func headerLines(h *HTTP) []string {
 	var out []string
 	for _, k := range keyHeaders {
 		if v, ok := h.Headers[k]; ok {
@@ -106,20 +108,6 @@ func (p *prober) clientAccepted() {
 	p.set(LiveClientCertAccepted, pki.StatusPass, fmt.Sprintf("the server accepted the client certificate %q", p.clientSubject()), ev...)
 }
 
-// certRefusal reports an HTTP answer that refuses the client over its
-// certificate: nginx's 400 "No required SSL certificate was sent" and
-// "The SSL certificate error", its 495/496, or a 401/403 that speaks of
-// a certificate.
-func certRefusal(status int, body []byte) bool {
-	if status == 495 || status == 496 {
-		return true
-	}
-	if status != http.StatusBadRequest && status != http.StatusUnauthorized && status != http.StatusForbidden {
-		return false
-	}
-	return bytes.Contains(bytes.ToLower(body), []byte("certificate"))
-}
-
 // answered handles an answer other than a valid 101.
 func (p *prober) answered(resp *http.Response, reqLine string, took time.Duration) {
 	var body []byte
@@ -144,7 +132,7 @@ func (p *prober) answered(resp *http.Response, reqLine string, took time.Duratio
 		p.stop(LiveHTTPUpgrade)
 		return
 	}
-	said := htmlTitle(body)
+	said := wire.HTMLTitle(body)
 	if said == "" {
 		said = strings.TrimSpace(firstLine(h.BodyPrefix))
 	}
@@ -152,7 +140,7 @@ func (p *prober) answered(resp *http.Response, reqLine string, took time.Duratio
 	if said != "" {
 		summary += fmt.Sprintf(": %q", said)
 	}
-	refused := certRefusal(resp.StatusCode, body)
+	refused := wire.CertRefusal(resp.StatusCode, body)
 	c := p.set(LiveHTTPUpgrade, pki.StatusFail, summary, ev...)
 	switch {
 	case refused && p.cfg.ClientCert == nil:
@@ -208,22 +196,22 @@ func (p *prober) laxAfterHTTP(status int, refused bool) {
 // alert on the first read (TLS 1.3's late refusal of the client), a
 // timeout or a close.
 func (p *prober) noAnswer(err error, reqLine string) {
-	if a := remoteAlert(err); a != nil && p.rep.ClientAuth.Requested {
+	if a := wire.RemoteAlert(err); a != nil && p.rep.ClientAuth.Requested {
 		p.refusedClient(a, true)
 		return
 	}
 	ev := []string{reqLine, "error: " + err.Error()}
-	var c *ProbeCheck
-	switch a := remoteAlert(err); {
+	var c *Check
+	switch a := wire.RemoteAlert(err); {
 	case a != nil:
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, "the server answered the request with "+a.String(), ev...)
-	case errors.Is(err, errTooLarge):
-		c = p.set(LiveHTTPUpgrade, pki.StatusFail, fmt.Sprintf("the server's answer to the upgrade request did not end its headers within %d bytes", MaxHeaderBytes), ev...)
+	case errors.Is(err, wire.ErrTooLarge):
+		c = p.set(LiveHTTPUpgrade, pki.StatusFail, fmt.Sprintf("the server's answer to the upgrade request did not end its headers within %d bytes", wire.MaxHeaderBytes), ev...)
 		c.Fix = "fix the server's WebSocket handshake: its answer never ends (RFC 6455 section 4.2.2)"
-	case isTimeout(err):
+	case wire.IsTimeout(err):
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, fmt.Sprintf("no answer to the upgrade request within %s", p.cfg.Timeout), ev...)
 		c.Fix = "the server accepted TLS but does not answer HTTP on this path: check the server's log"
-	case isClosed(err):
+	case wire.IsClosed(err):
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, "the server closed the connection without answering the upgrade request", ev...)
 		c.Fix = "check the server's log: it may drop clients whose certificate it dislikes without an alert"
 	default:
@@ -252,7 +240,7 @@ func (p *prober) echo(ws *websocket.Conn) {
 	deadline := start.Add(p.cfg.Timeout)
 	_ = ws.SetWriteDeadline(deadline)
 	_ = ws.SetReadDeadline(deadline)
-	ws.SetReadLimit(MaxMessageSize)
+	ws.SetReadLimit(wire.MaxMessageSize)
 	fix := "if the server is not meant to echo, stop at the upgrade with --no-echo"
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 		c := p.set(LiveWSEcho, pki.StatusFail, "the message could not be sent: "+err.Error())
@@ -265,15 +253,15 @@ func (p *prober) echo(ws *websocket.Conn) {
 	sent := fmt.Sprintf("sent text %q", msg)
 	if err != nil {
 		var ce *websocket.CloseError
-		var c *ProbeCheck
+		var c *Check
 		switch {
 		case errors.As(err, &ce):
 			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("the server closed the WebSocket with %d %q instead of echoing", ce.Code, ce.Text), sent)
 		case errors.Is(err, websocket.ErrReadLimit):
-			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("the server sent a message larger than the %d-byte read limit instead of the echo (closed with 1009)", MaxMessageSize), sent)
-		case isTimeout(err):
+			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("the server sent a message larger than the %d-byte read limit instead of the echo (closed with 1009)", wire.MaxMessageSize), sent)
+		case wire.IsTimeout(err):
 			c = p.set(LiveWSEcho, pki.StatusFail, fmt.Sprintf("nothing came back within %s", p.cfg.Timeout), sent)
-		case isClosed(err):
+		case wire.IsClosed(err):
 			c = p.set(LiveWSEcho, pki.StatusFail, "the server dropped the connection after the upgrade without echoing", sent)
 		default:
 			c = p.set(LiveWSEcho, pki.StatusFail, "reading the echo failed: "+err.Error(), sent)
@@ -283,7 +271,7 @@ func (p *prober) echo(ws *websocket.Conn) {
 		return
 	}
 	if mt != websocket.TextMessage || !bytes.Equal(data, []byte(msg)) {
-		c := p.set(LiveWSEcho, pki.StatusFail, "a different message came back", sent, "got "+describe(mt == websocket.BinaryMessage, data))
+		c := p.set(LiveWSEcho, pki.StatusFail, "a different message came back", sent, "got "+wire.DescribeMessage(mt == websocket.BinaryMessage, data))
 		c.Fix = fix
 		p.stop(LiveWSEcho)
 		return

@@ -1,4 +1,4 @@
-package harness
+package report
 
 import (
 	"bytes"
@@ -9,20 +9,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mtlskit/mtlskit/harness"
 )
 
 // sampleReport runs three scenarios against a lax server, so the report
 // has passes and failures; the run adds valid-server as the control of
 // server-missing-san, before it.
-func sampleReport(t *testing.T) *Report {
+func sampleReport(t *testing.T) *harness.Report {
 	t.Helper()
-	s, err := Lookup("valid-client", "no-client-cert", "server-missing-san")
+	s, err := harness.Lookup("valid-client", "no-client-cert", "server-missing-san")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), s, Options{Materials: testMaterials(), Server: negativeControlLaxServer(), Timeout: 2 * time.Second})
+	rep, err := harness.Run(context.Background(), s, harness.Options{Materials: testMaterials(), Server: harness.NegativeControlLaxServer(), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,5 +147,58 @@ func TestTableHasAlignedRowsSummaryAndColourOnlyWhenAsked(t *testing.T) {
 	}
 	if !strings.Contains(verbose.String(), "    tls    ok") || !strings.Contains(verbose.String(), "server lax-server") {
 		t.Errorf("verbose evidence missing:\n%s", verbose.String())
+	}
+}
+
+// testMaterials are minted once for the report tests.
+var testMaterials = sync.OnceValue(func() *harness.Materials {
+	m, err := harness.NewMaterials()
+	if err != nil {
+		panic(err)
+	}
+	return m
+})
+
+// TestControlAndInconclusiveInEveryFormat: a run of one reject scenario
+// whose added control failed (the subject refuses everyone) shows the
+// control, marked, and the refusal as inconclusive in every format.
+// harness's TestSubjectThatRefusesEverythingIsInconclusive pins the
+// results themselves.
+func TestControlAndInconclusiveInEveryFormat(t *testing.T) {
+	valid, _ := harness.Lookup("valid-client")
+	noCert, _ := harness.Lookup("no-client-cert")
+	refused := harness.Verdict{Outcome: harness.RejectedTLS, RefusedBy: harness.PartyServer, Layer: "tls",
+		Reason: harness.Reason{ID: harness.ReasonCertificateRequired, Text: "the server requires a certificate"}}
+	rep := &harness.Report{Kind: harness.KindScenarios, Started: time.Now(), Results: []harness.Result{
+		{Scenario: valid[0], Verdict: refused, Control: true, Mismatch: "expected accept, got rejected-tls"},
+		{Scenario: noCert[0], Verdict: refused, Inconclusive: true, Mismatch: "inconclusive: the valid-client control failed"},
+	}}
+	var table, js, junit bytes.Buffer
+	_ = WriteTable(&table, rep, TableOptions{})
+	if !strings.Contains(table.String(), "FAIL          valid-client (control)") || !strings.Contains(table.String(), "INCONCLUSIVE  no-client-cert") ||
+		!strings.Contains(table.String(), "0 of 2 scenarios passed, 1 failed, 1 inconclusive") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	_ = WriteJSON(&js, rep)
+	var doc struct {
+		Summary struct {
+			Failed, Inconclusive int
+			OK                   bool
+		}
+		Results []struct {
+			Name               string
+			Pass, Inconclusive bool
+			Control            bool
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Summary.Inconclusive != 1 || doc.Summary.Failed != 1 || doc.Summary.OK ||
+		!doc.Results[0].Control || !doc.Results[1].Inconclusive {
+		t.Errorf("json (%v): %s", err, js.String())
+	}
+	_ = WriteJUnit(&junit, rep)
+	var ju junitSuites
+	if err := xml.Unmarshal(junit.Bytes(), &ju); err != nil || ju.Errors != 1 || ju.Failures != 1 ||
+		ju.Suites[0].Cases[1].Error == nil || ju.Suites[0].Cases[1].Error.Type != "inconclusive" || ju.Suites[0].Cases[0].Name != "valid-client (control)" {
+		t.Errorf("junit (%v): %s", err, junit.String())
 	}
 }

@@ -1,4 +1,4 @@
-package harness
+package report
 
 import (
 	"crypto/x509"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
 )
 
@@ -14,7 +15,7 @@ import (
 // dir/NAME holding the encounter's certificates and keys and a repro.sh
 // that replays its TLS layer with openssl s_server, openssl s_client and
 // curl. Directories are 0700 and keys 0600.
-func WriteKeep(dir string, rep *Report) error {
+func WriteKeep(dir string, rep *harness.Report) error {
 	if rep.Materials == nil {
 		return fmt.Errorf("the report has no materials to keep")
 	}
@@ -43,7 +44,7 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	return os.Chmod(path, mode)
 }
 
-func keepOne(dir string, r Result, e Encounter) error {
+func keepOne(dir string, r harness.Result, e harness.Encounter) error {
 	if err := mkdirPrivate(dir); err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func keepOne(dir string, r Result, e Encounter) error {
 }
 
 // reproScript replays the encounter's TLS layer with OpenSSL and curl.
-func reproScript(r Result, e Encounter) string {
+func reproScript(r harness.Result, e harness.Encounter) string {
 	s := r.Scenario
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
@@ -96,27 +97,21 @@ func reproScript(r Result, e Encounter) string {
 	p("#   expected: %s; mtlskit observed: %s (%s)", s.Expect, r.Outcome, r.Reason.ID)
 	p("#   %s", strings.ReplaceAll(r.Reason.Text, "\n", " "))
 	p("#")
-	if s.Side == ServerSide {
+	if s.Side == harness.ServerSide {
 		p("# The server is judged here. openssl s_server stands in for a strict server")
 		p("# (-Verify 1 -verify_return_error: require and verify client certificates")
 		p("# against client-ca.pem, -purpose sslclient: check the clientAuth usage).")
 		p("# To judge your own server instead, start it with server-cert.pem,")
 		p("# server.key and client-ca.pem and set PORT to its port with NO_SERVER=1;")
-		p("# 'mtlskit harness serve' (issue 4) will offer a WebSocket echo server.")
+		p("# ('mtlskit harness echo' is a ws:// echo backend to put behind a TLS front.)")
 	} else {
 		p("# The client is judged here. openssl s_server plays the scenario's server;")
 		p("# openssl s_client and curl are the strict clients under test. For a reject")
 		p("# scenario both must refuse (s_client prints the verify error and exits 1,")
 		p("# curl exits non-zero); for an accept scenario both must connect.")
 	}
-	if s.Name == "server-missing-san" {
-		p("# Note: OpenSSL and curl fall back to the Common Name when there is no SAN,")
-		p("# so both ACCEPT this certificate; Go, browsers and the log's Ruby client")
-		p("# refuse it. That difference is the point of this scenario.")
-	}
-	if s.Name == "large-message" {
-		p("# Only the TLS layer is replayed: the 1 MiB + 1000-message echo needs a")
-		p("# WebSocket client, which neither openssl nor curl is.")
+	for _, line := range s.ReproNote {
+		p("# " + line)
 	}
 	p("# The TLS version follows OpenSSL's defaults (TLS 1.3 where both agree).")
 	p("set -u")
@@ -137,7 +132,7 @@ func reproScript(r Result, e Encounter) string {
 	verifyName := "-servername localhost -verify_hostname localhost"
 	url := `https://localhost:$PORT/`
 	resolve := ` --resolve "localhost:$PORT:127.0.0.1"`
-	if e.Dial == DialByAddress {
+	if e.Dial == harness.DialByAddress {
 		verifyName, url, resolve = "-verify_ip 127.0.0.1", `https://127.0.0.1:$PORT/`, ""
 	}
 	clientArgs, curlArgs := "", ""

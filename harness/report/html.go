@@ -1,4 +1,4 @@
-package harness
+package report
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mtlskit/mtlskit/harness"
 )
 
 // WriteHTML writes one self-contained HTML page for one or more runs: no
@@ -14,7 +16,7 @@ import (
 // given, then each run's rows, colour-coded, each expandable (<details>)
 // to its layer-by-layer evidence. Failed rows start expanded. A
 // negative-control report gets one group per control.
-func WriteHTML(w io.Writer, reps ...*Report) error {
+func WriteHTML(w io.Writer, reps ...*harness.Report) error {
 	if len(reps) == 0 {
 		return fmt.Errorf("WriteHTML needs at least one report")
 	}
@@ -84,11 +86,11 @@ type htmlMatrixRow struct {
 	Cells                    []*htmlRow // nil: not run in that column
 }
 
-func htmlRunOf(id string, rep *Report) htmlRun {
+func htmlRunOf(id string, rep *harness.Report) htmlRun {
 	run := htmlRun{ID: id, Kind: rep.Kind, OK: rep.OK(), SubjectErrors: rep.SubjectErrors, byScenario: map[string]*htmlRow{}}
 	run.Facts = [][2]string{
 		{"server", rep.ServerSubject}, {"client", rep.ClientSubject},
-		{"TLS", TLSVersionName(rep.TLSVersion)}, {"timeout", rep.Timeout.String()},
+		{"TLS", harness.TLSVersionName(rep.TLSVersion)}, {"timeout", rep.Timeout.String()},
 		{"started", rep.Started.UTC().Format("2006-01-02 15:04:05 UTC")},
 		{"duration", rep.Duration.Round(time.Millisecond).String()},
 	}
@@ -98,7 +100,7 @@ func htmlRunOf(id string, rep *Report) htmlRun {
 	if rep.AcceptOnUpgrade {
 		run.Facts = append(run.Facts, [2]string{"accept on", "upgrade"})
 	}
-	if rep.Kind == KindControls {
+	if rep.Kind == harness.KindControls {
 		run.Title = "negative controls"
 		run.Facts = run.Facts[2:] // the subjects vary by control
 		caught := 0
@@ -130,9 +132,9 @@ func htmlRunOf(id string, rep *Report) htmlRun {
 	if n := rep.Skipped(); n > 0 {
 		run.Summary += fmt.Sprintf(", %d skipped", n)
 	}
-	for _, side := range []Side{ServerSide, ClientSide} {
+	for _, side := range []harness.Side{harness.ServerSide, harness.ClientSide} {
 		g := htmlGroup{Title: string(side) + "-side scenarios", Note: "judge the " + string(side)}
-		if side == ServerSide {
+		if side == harness.ServerSide {
 			g.Note += ": the reference client varies its certificate"
 		} else {
 			g.Note += ": the reference server varies its certificate"
@@ -155,27 +157,19 @@ func htmlRunOf(id string, rep *Report) htmlRun {
 	return run
 }
 
-func htmlRowOf(id string, r Result) htmlRow {
+// markClass is the CSS class of each mark.
+var markClass = map[Mark]string{MarkPass: "pass", MarkSkip: "skip", MarkInconclusive: "fail", MarkFail: "fail"}
+
+func htmlRowOf(id string, r harness.Result) htmlRow {
 	row := htmlRow{
 		ID: id, Scenario: r.Scenario.Name, Side: string(r.Scenario.Side), Expected: string(r.Scenario.Expect),
 		Outcome: string(r.Outcome), Description: r.Scenario.Description, Reason: plainReason(r),
 		Mismatch: r.Mismatch, Duration: r.Duration.Round(time.Millisecond / 10).String(),
 	}
-	switch {
-	case r.Outcome == Skipped:
-		row.Mark, row.Class = "SKIP", "skip"
-	case r.Pass:
-		row.Mark, row.Class = "PASS", "pass"
-	case r.Inconclusive:
-		row.Mark, row.Class, row.Open = "INCONCLUSIVE", "fail", true
-	default:
-		row.Mark, row.Class, row.Open = "FAIL", "fail", true
-	}
-	if r.Control {
-		row.Scenario += " (control)"
-	}
+	row.Mark, row.Scenario = string(MarkOf(r)), NameOf(r)
+	row.Class, row.Open = markClass[MarkOf(r)], !r.Pass
 	L := r.Layers
-	layer := func(name string, l Layer, facts ...string) {
+	layer := func(name string, l harness.Layer, facts ...string) {
 		if l.Status == "" && l.Detail == "" && l.Error == "" {
 			return
 		}
@@ -276,7 +270,7 @@ func nonEmpty(ss ...string) []string {
 func htmlMatrixOf(runs []htmlRun) *htmlMatrix {
 	var cols []htmlRun
 	for _, r := range runs {
-		if r.Kind == KindScenarios {
+		if r.Kind == harness.KindScenarios {
 			cols = append(cols, r)
 		}
 	}
@@ -285,7 +279,7 @@ func htmlMatrixOf(runs []htmlRun) *htmlMatrix {
 	}
 	m := &htmlMatrix{Runs: cols}
 	seen := map[string]bool{}
-	for _, s := range Scenarios() {
+	for _, s := range harness.Scenarios() {
 		for _, c := range cols {
 			if _, ok := c.byScenario[s.Name]; ok && !seen[s.Name] {
 				seen[s.Name] = true

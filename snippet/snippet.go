@@ -1,4 +1,18 @@
-package harness
+// Package snippet renders minimal, working mutual-TLS configurations
+// for the stacks people wire certificates into (mtlskit snippet STACK
+// NAME): nginx, Puma, Go, Node, Python, Ruby, curl and openssl s_client,
+// server or client side. Each snippet names the store's files by absolute
+// path; the templates are embedded (templates/*.tmpl).
+//
+// Stacks lists them; ParamsFromStore reads a name's files from a pki
+// store and CheckCert refuses a certificate the stack would reject;
+// Render fills a template. The tests in cmd/mtlskit run every snippet
+// whose tool is installed against the harness: a server snippet must
+// pass the server-side scenarios, a client snippet must accept
+// valid-server and refuse the bad servers of `harness serve`.
+//
+// It does not run anything itself, and knows nothing of the harness.
+package snippet
 
 import (
 	"bytes"
@@ -17,31 +31,24 @@ import (
 	"github.com/mtlskit/mtlskit/pki"
 )
 
-// Snippets: minimal, working mutual-TLS configurations for the stacks
-// people wire certificates into (mtlskit snippet STACK NAME). Each one
-// uses the store's files by absolute path. The tests in cmd/mtlskit run
-// every snippet whose tool is installed against the harness: a server
-// snippet must pass the server-side scenarios, a client snippet must
-// accept valid-server and refuse the bad servers of `harness serve`.
-
-//go:embed snippets/*.tmpl
+//go:embed templates/*.tmpl
 var snippetFS embed.FS
 
-// SnippetRole says which side of the connection a snippet configures.
-type SnippetRole string
+// Role says which side of the connection a snippet configures.
+type Role string
 
 // Snippet roles.
 const (
-	RoleServer SnippetRole = "server"
-	RoleClient SnippetRole = "client"
+	RoleServer Role = "server"
+	RoleClient Role = "client"
 )
 
-// SnippetStack is one stack mtlskit has a snippet for.
-type SnippetStack struct {
+// Stack is one stack mtlskit has a snippet for.
+type Stack struct {
 	// Name is what `mtlskit snippet` takes: nginx, go-client, ...
 	Name string `json:"name"`
 	// Role is server or client: the certificate it needs.
-	Role SnippetRole `json:"role"`
+	Role Role `json:"role"`
 	// Language is how the text is written (nginx, go, python, ...).
 	Language string `json:"language"`
 	// Description says what the snippet is, in one line.
@@ -49,7 +56,7 @@ type SnippetStack struct {
 	template    string
 }
 
-var snippetStacks = []SnippetStack{
+var stacks = []Stack{
 	{"nginx", RoleServer, "nginx", "nginx terminates mTLS (ssl_verify_client on) and proxies the WebSocket upgrade to a plain ws:// backend", "nginx.tmpl"},
 	{"puma", RoleServer, "ruby", "Puma config (config/puma.rb): ssl_bind with verify_mode force_peer", "puma.tmpl"},
 	{"go-server", RoleServer, "go", "Go: tls.Config with RequireAndVerifyClientCert, gorilla/websocket echo server", "go-server.tmpl"},
@@ -63,32 +70,32 @@ var snippetStacks = []SnippetStack{
 	{"openssl-s_client", RoleClient, "shell", "openssl s_client: the handshake, the server's chain and host name, the client certificate", "openssl-s_client.tmpl"},
 }
 
-// SnippetStacks lists the stacks, servers and clients interleaved by
+// Stacks lists the stacks, servers and clients interleaved by
 // technology, in a stable order.
-func SnippetStacks() []SnippetStack { return slices.Clone(snippetStacks) }
+func Stacks() []Stack { return slices.Clone(stacks) }
 
-// SnippetStackNames lists the stack names.
-func SnippetStackNames() []string {
-	names := make([]string, len(snippetStacks))
-	for i, s := range snippetStacks {
+// StackNames lists the stack names.
+func StackNames() []string {
+	names := make([]string, len(stacks))
+	for i, s := range stacks {
 		names[i] = s.Name
 	}
 	return names
 }
 
-// LookupSnippetStack finds a stack by name; an unknown name is an error
+// LookupStack finds a stack by name; an unknown name is an error
 // listing the valid ones.
-func LookupSnippetStack(name string) (SnippetStack, error) {
-	for _, s := range snippetStacks {
+func LookupStack(name string) (Stack, error) {
+	for _, s := range stacks {
 		if s.Name == name {
 			return s, nil
 		}
 	}
-	return SnippetStack{}, fmt.Errorf("unknown stack %q: use one of %s (mtlskit snippet --list)", name, strings.Join(SnippetStackNames(), ", "))
+	return Stack{}, fmt.Errorf("unknown stack %q: use one of %s (mtlskit snippet --list)", name, strings.Join(StackNames(), ", "))
 }
 
-// SnippetFiles are the store files a snippet names, as absolute paths.
-type SnippetFiles struct {
+// Files are the store files a snippet names, as absolute paths.
+type Files struct {
 	// CA is the certificate to trust for the peer: the store's root.
 	CA string `json:"ca"`
 	// Cert is the leaf alone, Chain the leaf followed by its
@@ -98,31 +105,31 @@ type SnippetFiles struct {
 	Key   string `json:"key"`
 }
 
-// SnippetParams fill a snippet in.
-type SnippetParams struct {
+// Params fill a snippet in.
+type Params struct {
 	// Name is the certificate's name in the store.
 	Name  string
-	Files SnippetFiles
+	Files Files
 	// Listen is the host:port a server snippet listens on
-	// (DefaultSnippetListen when empty).
+	// (DefaultListen when empty).
 	Listen string
 	// ServerName is the server's host name (nginx server_name); when
 	// empty, the certificate's first DNS SAN, else "localhost".
 	ServerName string
 	// Backend is where nginx proxies the upgrade: host:port or
-	// unix:/path.sock (DefaultSnippetBackend when empty).
+	// unix:/path.sock (DefaultBackend when empty).
 	Backend string
 	// URL is the wss:// URL a client snippet connects to
-	// (DefaultSnippetURL when empty). Its host is what the server
+	// (DefaultURL when empty). Its host is what the server
 	// certificate must name.
 	URL string
 }
 
-// Defaults of SnippetParams.
+// Defaults of Params.
 const (
-	DefaultSnippetListen  = "127.0.0.1:8443"
-	DefaultSnippetBackend = "127.0.0.1:9000" // mtlskit harness echo's default
-	DefaultSnippetURL     = "wss://localhost:8443/"
+	DefaultListen  = "127.0.0.1:8443"
+	DefaultBackend = "127.0.0.1:9000" // mtlskit harness echo's default
+	DefaultURL     = "wss://localhost:8443/"
 )
 
 // Snippet is a rendered snippet.
@@ -131,45 +138,45 @@ type Snippet struct {
 	Name     string       `json:"name"`
 	Language string       `json:"language"`
 	Text     string       `json:"text"`
-	Files    SnippetFiles `json:"files"`
+	Files    Files `json:"files"`
 }
 
-// SnippetParamsFromStore reads the certificate NAME from the store and
+// ParamsFromStore reads the certificate NAME from the store and
 // returns its files as absolute paths with the certificate itself, so a
-// caller can check that it fits the stack's role (CheckSnippetCert).
-func SnippetParamsFromStore(st *pki.Store, name string) (SnippetParams, *x509.Certificate, error) {
+// caller can check that it fits the stack's role (CheckCert).
+func ParamsFromStore(st *pki.Store, name string) (Params, *x509.Certificate, error) {
 	e, err := st.Get(name)
 	if err != nil {
-		return SnippetParams{}, nil, err
+		return Params{}, nil, err
 	}
 	if e.Kind == pki.KindRoot || e.Kind == pki.KindIntermediate {
-		return SnippetParams{}, nil, fmt.Errorf("%q is the %s CA, not a server or client certificate: name one from `mtlskit list`", name, e.Kind)
+		return Params{}, nil, fmt.Errorf("%q is the %s CA, not a server or client certificate: name one from `mtlskit list`", name, e.Kind)
 	}
 	if e.Key == "" {
-		return SnippetParams{}, nil, fmt.Errorf("%q was signed from a CSR and its key is not in the store: a snippet needs the key file", name)
+		return Params{}, nil, fmt.Errorf("%q was signed from a CSR and its key is not in the store: a snippet needs the key file", name)
 	}
 	iss, err := st.Load(name)
 	if err != nil {
-		return SnippetParams{}, nil, err
+		return Params{}, nil, err
 	}
 	dir, err := filepath.Abs(st.Dir)
 	if err != nil {
-		return SnippetParams{}, nil, err
+		return Params{}, nil, err
 	}
 	abs := func(rel string) string { return filepath.Join(dir, filepath.FromSlash(rel)) }
 	chain := e.Chain
 	if chain == "" {
 		chain = e.Cert
 	}
-	p := SnippetParams{Name: name, Files: SnippetFiles{
+	p := Params{Name: name, Files: Files{
 		CA: filepath.Join(dir, "ca", "root.pem"), Cert: abs(e.Cert), Chain: abs(chain), Key: abs(e.Key),
 	}}
 	return p, iss.Cert, nil
 }
 
-// CheckSnippetCert says whether a certificate can play the stack's
+// CheckCert says whether a certificate can play the stack's
 // role: a server stack needs serverAuth, a client stack clientAuth.
-func CheckSnippetCert(stack SnippetStack, name string, c *x509.Certificate) error {
+func CheckCert(stack Stack, name string, c *x509.Certificate) error {
 	want, wantName, other := x509.ExtKeyUsageServerAuth, "serverAuth", "mtlskit issue server --san ..."
 	if stack.Role == RoleClient {
 		want, wantName, other = x509.ExtKeyUsageClientAuth, "clientAuth", "mtlskit issue client --cn ..."
@@ -181,9 +188,9 @@ func CheckSnippetCert(stack SnippetStack, name string, c *x509.Certificate) erro
 		name, stack.Name, stack.Role, strings.Join(pki.ExtKeyUsageNames(c.ExtKeyUsage), ", "), wantName, other)
 }
 
-// snippetData is what the templates see.
-type snippetData struct {
-	SnippetParams
+// templateData is what the templates see.
+type templateData struct {
+	Params
 	Stack               string
 	ListenHost          string
 	ListenPort          int
@@ -199,26 +206,26 @@ type snippetData struct {
 	VerifyHostIsAddress bool
 }
 
-// RenderSnippet fills in the stack's template. cert, when given, supplies
+// Render fills in the stack's template. cert, when given, supplies
 // the default server_name (its first DNS SAN).
-func RenderSnippet(stack string, p SnippetParams, cert *x509.Certificate) (*Snippet, error) {
-	st, err := LookupSnippetStack(stack)
+func Render(stack string, p Params, cert *x509.Certificate) (*Snippet, error) {
+	st, err := LookupStack(stack)
 	if err != nil {
 		return nil, err
 	}
-	d := snippetData{SnippetParams: p, Stack: st.Name}
+	d := templateData{Params: p, Stack: st.Name}
 	if d.Listen == "" {
-		d.Listen = DefaultSnippetListen
+		d.Listen = DefaultListen
 	}
 	if d.Backend == "" {
-		d.Backend = DefaultSnippetBackend
+		d.Backend = DefaultBackend
 	}
 	if d.URL == "" {
-		d.URL = DefaultSnippetURL
+		d.URL = DefaultURL
 	}
 	host, port, err := net.SplitHostPort(d.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q: use HOST:PORT, such as %s", d.Listen, DefaultSnippetListen)
+		return nil, fmt.Errorf("--listen %q: use HOST:PORT, such as %s", d.Listen, DefaultListen)
 	}
 	if d.ListenPort, err = strconv.Atoi(port); err != nil || d.ListenPort < 1 || d.ListenPort > 65535 {
 		return nil, fmt.Errorf("--listen %q: the port must be a number from 1 to 65535", d.Listen)
@@ -240,7 +247,7 @@ func RenderSnippet(stack string, p SnippetParams, cert *x509.Certificate) (*Snip
 	}
 	u, err := url.Parse(d.URL)
 	if err != nil || u.Scheme != "wss" || u.Hostname() == "" {
-		return nil, fmt.Errorf("--url %q: use a wss:// URL, such as %s", d.URL, DefaultSnippetURL)
+		return nil, fmt.Errorf("--url %q: use a wss:// URL, such as %s", d.URL, DefaultURL)
 	}
 	d.URLHost = u.Hostname()
 	d.URLPort = 443
@@ -258,7 +265,7 @@ func RenderSnippet(stack string, p SnippetParams, cert *x509.Certificate) (*Snip
 	d.VerifyHost = d.URLHost
 	d.VerifyHostIsAddress = net.ParseIP(d.URLHost) != nil
 
-	src, err := snippetFS.ReadFile("snippets/" + st.template)
+	src, err := snippetFS.ReadFile("templates/" + st.template)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package harness
+package probe
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 
 	"github.com/mtlskit/mtlskit/pki"
 )
@@ -28,7 +30,7 @@ import (
 // verified chain is still diagnosed. A server that fails verification
 // gets nothing more: no client certificate, no request.
 func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) {
-	auth := &ProbeClientAuth{AcceptableCAs: []string{}}
+	auth := &ClientAuth{AcceptableCAs: []string{}}
 	p.rep.ClientAuth = auth
 	var acceptable [][]byte
 	var verified *tls.ConnectionState
@@ -53,9 +55,9 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 		},
 	}
 	if p.cfg.Roots != nil {
-		tcfg.RootCAs = certPool(p.cfg.Roots)
+		tcfg.RootCAs = wire.CertPool(p.cfg.Roots)
 	}
-	pinVersion(tcfg, p.cfg.TLSVersion)
+	wire.PinVersion(tcfg, p.cfg.TLSVersion)
 
 	tc := tls.Client(raw, tcfg)
 	hctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
@@ -64,7 +66,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 	cancel()
 	took := time.Since(start).Round(time.Microsecond)
 	st := tc.ConnectionState()
-	t := &ProbeTLS{Completed: err == nil, ALPN: st.NegotiatedProtocol}
+	t := &TLS{Completed: err == nil, ALPN: st.NegotiatedProtocol}
 	if st.Version != 0 {
 		t.Version = tls.VersionName(st.Version)
 	}
@@ -91,7 +93,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 	}
 	ev := []string{sni, "Go: " + err.Error()}
 	var cve *tls.CertificateVerificationError
-	a := remoteAlert(err)
+	a := wire.RemoteAlert(err)
 	switch {
 	case errors.As(err, &cve):
 		p.set(LiveTLS, pki.StatusFail, "mtlskit refused the server certificate, so the handshake stopped"+negotiated+": see live-server-chain", sni)
@@ -99,7 +101,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 		p.set(LiveClientCertRequest, pki.StatusSkip, "not reached: a verifying client stops at the server certificate, before it is asked for or sends its own")
 		p.stop(LiveServerChain)
 		return nil, false
-	case verified != nil && auth.Requested && (a != nil || isClosed(err)):
+	case verified != nil && auth.Requested && (a != nil || wire.IsClosed(err)):
 		// TLS 1.2 (or a server that checks early): the server judged the
 		// client certificate inside the handshake.
 		what := "closed the connection without an alert"
@@ -113,18 +115,18 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 		return nil, false
 	case a != nil:
 		c := p.set(LiveTLS, pki.StatusFail, "the server aborted the handshake with "+a.String()+negotiated, ev...)
-		switch a.Code {
-		case 70:
+		switch *a {
+		case wire.AlertProtocolVersion:
 			c.Fix = "the server and mtlskit share no TLS version: mtlskit speaks TLS 1.2 and 1.3"
-		case 40:
+		case wire.AlertHandshakeFailure:
 			c.Fix = "no common cipher suite or key exchange, or the server refuses this client: check the server's ssl_protocols and ssl_ciphers"
-		case 112:
+		case wire.Alert(112): // unrecognized_name
 			c.Fix = "the server does not know the name " + p.cfg.Host + " (SNI): dial the name it serves"
 		}
-	case isTimeout(err):
+	case wire.IsTimeout(err):
 		c := p.set(LiveTLS, pki.StatusFail, fmt.Sprintf("no TLS handshake within %s: the port may not speak TLS", p.cfg.Timeout), ev...)
 		c.Fix = "check that the port serves TLS (wss://), not plain ws:// or another protocol"
-	case isClosed(err):
+	case wire.IsClosed(err):
 		c := p.set(LiveTLS, pki.StatusFail, "the server closed the connection during the handshake without a TLS alert"+negotiated, ev...)
 		c.Fix = "check the server's log: it may refuse this TLS version, these ciphers or this SNI name"
 	default:
@@ -150,7 +152,7 @@ func orNone(s string) string {
 // crypto/tls's verification error, nil when it accepted the chain.
 func (p *prober) diagnoseChain(certs []*x509.Certificate, goErr error) {
 	r := pki.Diagnose(pki.Input{Chain: certs, Roots: p.cfg.Roots, Host: p.cfg.Host, Purpose: pki.PurposeServer, NoLint: p.cfg.NoLint})
-	ch := &ProbeChain{Sent: subjects(certs), Path: r.Path, Trusted: r.Trusted, GoVerified: goErr == nil}
+	ch := &Chain{Sent: subjects(certs), Path: r.Path, Trusted: r.Trusted, GoVerified: goErr == nil}
 	if ch.Path == nil {
 		ch.Path = []string{}
 	}
@@ -184,12 +186,12 @@ func (p *prober) diagnoseChain(certs []*x509.Certificate, goErr error) {
 	if len(certs) > 0 {
 		leaf = fmt.Sprintf("%q", certs[0].Subject.String())
 	}
-	var c *ProbeCheck
+	var c *Check
 	switch fail, fix := firstOf(r.Failures()); {
 	case goErr != nil:
 		why := fail
 		if why == "" {
-			if reason, ok := verifyReason(goErr); ok {
+			if reason, ok := wire.VerifyReason(goErr); ok {
 				why = reason.Text
 			} else {
 				why = goErr.Error()
@@ -251,10 +253,10 @@ func (p *prober) clientCertRequest(acceptable [][]byte) {
 // when the refusal arrived on the first read after the client's side of
 // the handshake had finished (TLS 1.3, where the server checks the
 // client certificate after the client is done).
-func (p *prober) refusedClient(a *Alert, late bool) {
+func (p *prober) refusedClient(a *wire.Alert, late bool) {
 	why := "the server closed the connection without an alert"
 	if a != nil {
-		why = alertReason(a, PartyServer).Text
+		why = wire.AlertReason(a, wire.PartyServer).Text
 	}
 	when := "during the handshake"
 	if late {
@@ -281,9 +283,9 @@ func (p *prober) refusedClient(a *Alert, late bool) {
 	ev = append(ev, p.clientCertFacts()...)
 	c := p.set(LiveClientCertAccepted, pki.StatusFail, fmt.Sprintf("the server refused the client certificate %q: %s", p.clientSubject(), why), ev...)
 	switch {
-	case a != nil && a.Code == 48:
+	case a != nil && *a == wire.AlertUnknownCA:
 		c.Fix = "use a client certificate from a CA the server trusts (see the acceptable CAs), or add its CA to the server's client CAs"
-	case a != nil && a.Code == 45:
+	case a != nil && *a == wire.AlertCertificateExpired:
 		c.Fix = "issue a fresh client certificate: mtlskit issue client NAME --force"
 	default:
 		c.Fix = "check the client certificate offline: mtlskit verify --cert client.pem --key client.key --purpose client --ca ca.pem"

@@ -1,4 +1,4 @@
-package harness
+package probe
 
 import (
 	"context"
@@ -6,11 +6,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/mtlskit/mtlskit/internal/wire"
 
 	"github.com/mtlskit/mtlskit/pki"
 )
@@ -29,14 +30,14 @@ const (
 	LiveLaxServer          = "live-lax-server"
 )
 
-// ProbeCheckIDs lists the live probe's check IDs in report order.
-func ProbeCheckIDs() []string {
+// CheckIDs lists the live probe's check IDs in report order.
+func CheckIDs() []string {
 	return []string{LiveDNS, LiveTCP, LiveTLS, LiveServerChain, LiveClientCertRequest,
 		LiveClientCertAccepted, LiveHTTPUpgrade, LiveWSEcho, LiveLaxServer}
 }
 
-// ProbeConfig says which endpoint to probe and as which client.
-type ProbeConfig struct {
+// Config says which endpoint to probe and as which client.
+type Config struct {
 	// Host is the DNS name or IP address dialled; the server certificate
 	// is verified against it.
 	Host string
@@ -55,7 +56,7 @@ type ProbeConfig struct {
 	// Echo sends one text message after the upgrade and waits for it to
 	// come back.
 	Echo bool
-	// Timeout bounds each layer (DefaultTimeout when zero).
+	// Timeout bounds each layer (wire.DefaultTimeout when zero).
 	Timeout time.Duration
 	// TLSVersion pins the TLS version; 0 negotiates (TLS 1.2 or 1.3).
 	TLSVersion uint16
@@ -64,34 +65,31 @@ type ProbeConfig struct {
 }
 
 // URL is the wss:// URL the probe requests.
-func (c ProbeConfig) URL() string {
+func (c Config) URL() string {
 	return "wss://" + net.JoinHostPort(c.Host, c.Port) + c.path()
 }
 
-func (c ProbeConfig) path() string {
+func (c Config) path() string {
 	if c.Path == "" {
 		return "/"
 	}
 	return c.Path
 }
 
-// ProbeCheck is one layer of the live probe: an ID from ProbeCheckIDs, a
-// status, what happened in plain words, the facts behind it and, for a
-// failure, how to fix it.
-type ProbeCheck struct {
-	ID       string          `json:"id"`
-	Status   pki.CheckStatus `json:"status"`
-	Summary  string          `json:"summary"`
-	Evidence []string        `json:"evidence,omitempty"`
-	Fix      string          `json:"fix,omitempty"`
+// Check is one layer of the live probe: a pki.Check (an ID from
+// CheckIDs, a status, what happened in plain words, the facts behind it
+// and, for a failure, how to fix it), so that offline and live checks
+// print and serialise alike.
+type Check struct {
+	pki.Check
 	// Checks are the offline checks (pki.Diagnose) run on the chain the
 	// server sent, with the dialled name; live-server-chain only.
 	Checks []pki.Check `json:"checks,omitempty"`
 	set    bool
 }
 
-// ProbeTLS is what the handshake negotiated.
-type ProbeTLS struct {
+// TLS is what the handshake negotiated.
+type TLS struct {
 	Version     string `json:"version"`
 	CipherSuite string `json:"cipher_suite,omitempty"`
 	ALPN        string `json:"alpn,omitempty"`
@@ -99,8 +97,8 @@ type ProbeTLS struct {
 	Completed bool `json:"completed"`
 }
 
-// ProbeChain is the server chain as sent and as diagnosed.
-type ProbeChain struct {
+// Chain is the server chain as sent and as diagnosed.
+type Chain struct {
 	// Sent lists the subjects of the certificates the server sent, leaf
 	// first.
 	Sent []string `json:"sent"`
@@ -115,8 +113,8 @@ type ProbeChain struct {
 	GoError    string `json:"go_error,omitempty"`
 }
 
-// ProbeClientAuth is what the server asked of the client.
-type ProbeClientAuth struct {
+// ClientAuth is what the server asked of the client.
+type ClientAuth struct {
 	// Requested is true when the server sent a CertificateRequest.
 	Requested bool `json:"requested"`
 	// AcceptableCAs are the CA names it listed, decoded.
@@ -125,8 +123,8 @@ type ProbeClientAuth struct {
 	Sent bool `json:"sent"`
 }
 
-// ProbeHTTP is the server's answer to the upgrade request.
-type ProbeHTTP struct {
+// HTTP is the server's answer to the upgrade request.
+type HTTP struct {
 	StatusCode int    `json:"status_code"`
 	Status     string `json:"status"`
 	// Headers are the key response headers (Server, Content-Type,
@@ -136,23 +134,23 @@ type ProbeHTTP struct {
 	BodyPrefix string `json:"body_prefix,omitempty"`
 }
 
-// ProbeReport is the result of Probe.
-type ProbeReport struct {
+// Report is the result of Probe.
+type Report struct {
 	URL string `json:"url"`
 	// Addr is the address the TCP connection went to.
 	Addr string `json:"addr,omitempty"`
 	// StoppedAt is the check where the probe could go no further; empty
 	// when it reached the end.
-	StoppedAt   string           `json:"stopped_at,omitempty"`
-	TLS         *ProbeTLS        `json:"tls,omitempty"`
-	ServerChain *ProbeChain      `json:"server_chain,omitempty"`
-	ClientAuth  *ProbeClientAuth `json:"client_auth,omitempty"`
-	HTTP        *ProbeHTTP       `json:"http,omitempty"`
-	Checks      []ProbeCheck     `json:"checks"`
+	StoppedAt   string      `json:"stopped_at,omitempty"`
+	TLS         *TLS        `json:"tls,omitempty"`
+	ServerChain *Chain      `json:"server_chain,omitempty"`
+	ClientAuth  *ClientAuth `json:"client_auth,omitempty"`
+	HTTP        *HTTP       `json:"http,omitempty"`
+	Checks      []Check     `json:"checks"`
 }
 
 // Failed reports whether any check failed.
-func (r ProbeReport) Failed() bool {
+func (r Report) Failed() bool {
 	for _, c := range r.Checks {
 		if c.Status == pki.StatusFail {
 			return true
@@ -162,17 +160,17 @@ func (r ProbeReport) Failed() bool {
 }
 
 // Check returns the check with the given ID.
-func (r ProbeReport) Check(id string) (ProbeCheck, bool) {
+func (r Report) Check(id string) (Check, bool) {
 	for _, c := range r.Checks {
 		if c.ID == id {
 			return c, true
 		}
 	}
-	return ProbeCheck{}, false
+	return Check{}, false
 }
 
 // Statuses maps each check ID to its status (for tests and filters).
-func (r ProbeReport) Statuses() map[string]pki.CheckStatus {
+func (r Report) Statuses() map[string]pki.CheckStatus {
 	out := make(map[string]pki.CheckStatus, len(r.Checks))
 	for _, c := range r.Checks {
 		out[c.ID] = c.Status
@@ -182,12 +180,12 @@ func (r ProbeReport) Statuses() map[string]pki.CheckStatus {
 
 // prober carries one probe's state from layer to layer.
 type prober struct {
-	cfg ProbeConfig
-	rep ProbeReport
+	cfg Config
+	rep Report
 	idx map[string]int
 }
 
-func (p *prober) set(id string, st pki.CheckStatus, summary string, evidence ...string) *ProbeCheck {
+func (p *prober) set(id string, st pki.CheckStatus, summary string, evidence ...string) *Check {
 	c := &p.rep.Checks[p.idx[id]]
 	c.Status, c.Summary, c.Evidence, c.set = st, summary, evidence, true
 	return c
@@ -224,15 +222,15 @@ func (p *prober) stop(id string) {
 // carried by the tls.CertificateVerificationError. No certificate, no
 // request and no message is ever sent to a server that failed
 // verification.
-func Probe(ctx context.Context, cfg ProbeConfig) ProbeReport {
+func Probe(ctx context.Context, cfg Config) Report {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = wire.DefaultTimeout
 	}
 	p := &prober{cfg: cfg, idx: map[string]int{}}
 	p.rep.URL = cfg.URL()
-	for i, id := range ProbeCheckIDs() {
+	for i, id := range CheckIDs() {
 		p.idx[id] = i
-		p.rep.Checks = append(p.rep.Checks, ProbeCheck{ID: id})
+		p.rep.Checks = append(p.rep.Checks, Check{Check: pki.Check{ID: id}})
 	}
 	if cfg.ClientCert != nil {
 		p.set(LiveLaxServer, pki.StatusSkip, "a client certificate was given (--cert): run without it to check whether the server lets a client in with none")
@@ -300,7 +298,7 @@ func (p *prober) dial(ctx context.Context, addrs []string) (net.Conn, bool) {
 		}
 		why := err.Error()
 		switch {
-		case isTimeout(err):
+		case wire.IsTimeout(err):
 			why = fmt.Sprintf("no answer within %s (a firewall dropping packets, or the wrong address)", p.cfg.Timeout)
 		case isRefused(err):
 			why = "connection refused: nothing listens on that port"
@@ -344,7 +342,7 @@ func subjects(certs []*x509.Certificate) []string {
 
 // isRefused reports a connection refused by the peer's host.
 func isRefused(err error) bool {
-	return errors.Is(err, errConnRefused)
+	return wire.IsRefused(err)
 }
 
 // clientSubject names the probe's client certificate.

@@ -1,0 +1,40 @@
+package report
+
+import "github.com/mtlskit/mtlskit/harness"
+
+// Mark is a result's word in every format: PASS, FAIL, SKIP or
+// INCONCLUSIVE.
+type Mark string
+
+// The marks.
+const (
+	MarkPass         Mark = "PASS"
+	MarkFail         Mark = "FAIL"
+	MarkSkip         Mark = "SKIP"
+	MarkInconclusive Mark = "INCONCLUSIVE"
+)
+
+// MarkOf is the mark of a result: SKIP for a scenario that could not be
+// set up, PASS when it matched, INCONCLUSIVE when the refusal cannot be
+// judged (its control failed below the layer it judges), FAIL otherwise.
+// Every writer (table, JSON, JUnit, HTML) marks results with it.
+func MarkOf(r harness.Result) Mark {
+	switch {
+	case r.Outcome == harness.Skipped:
+		return MarkSkip
+	case r.Pass:
+		return MarkPass
+	case r.Inconclusive:
+		return MarkInconclusive
+	}
+	return MarkFail
+}
+
+// NameOf is the scenario's name as every writer shows it: a control the
+// run added is marked "(control)".
+func NameOf(r harness.Result) string {
+	if r.Control {
+		return r.Scenario.Name + " (control)"
+	}
+	return r.Scenario.Name
+}
