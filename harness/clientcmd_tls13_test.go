@@ -187,7 +187,7 @@ func TestServerRecordsAnUnreadableAbortAfterItsFlight(t *testing.T) {
 // output or is not readable.
 func TestUnreadableAbortVerdict(t *testing.T) {
 	obs := ServerObservation{Subject: "reference"}
-	obs.TLS.Status, obs.TLS.Version, obs.TLS.HelloReceived, obs.TLS.AbortedAfterFlight = LayerFailed, "TLS 1.3", true, true
+	obs.TLS.Status, obs.TLS.Version, obs.TLS.Negotiated, obs.TLS.HelloReceived, obs.TLS.AbortedAfterFlight = LayerFailed, "TLS 1.3", tls.VersionTLS13, true, true
 	obs.TLS.Error = "local error: tls: bad record MAC"
 	for _, tc := range []struct {
 		out  string

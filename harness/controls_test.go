@@ -52,9 +52,9 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 			if r.Scenario.Side != ServerSide || r.Outcome != Accepted || r.Server == nil || r.Server.Subject != "lax-server" || !r.Server.WS.HandlerRan {
 				t.Errorf("%s: %s, server %+v", r.Scenario.Name, r.Outcome, r.Server)
 			}
-			wantCert := "presented"
+			wantCert := CertPresented
 			if r.Scenario.Name == "no-client-cert" {
-				wantCert = "none"
+				wantCert = CertNone
 			}
 			if r.Server != nil && r.Server.TLS.ClientCert != wantCert {
 				t.Errorf("%s: server saw client cert %q, want %q", r.Scenario.Name, r.Server.TLS.ClientCert, wantCert)

@@ -308,7 +308,7 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	res := Result{Scenario: s}
 	srv, err := server.Start(ctx, ServerConfig{Encounter: enc, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
 	if err != nil {
-		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: "tcp", Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
+		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	} else {
 		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
 		if t, ok := srv.(interface{ URL() string }); ok {

@@ -74,9 +74,10 @@ type ServerObservation struct {
 type ServerTLS struct {
 	Layer
 	Version string `json:"version,omitempty"`
-	// ClientCert is "presented", "none" or "unknown" (the handshake
-	// ended before the client's certificate could arrive).
-	ClientCert string `json:"client_cert"`
+	// Negotiated is the version as a number, 0 when none was negotiated.
+	Negotiated uint16 `json:"-"`
+	// ClientCert says whether the client presented a certificate.
+	ClientCert ClientCertState `json:"client_cert"`
 	// ClientSubject is the subject CN of the client's certificate.
 	ClientSubject string `json:"client_subject,omitempty"`
 	// ClientChainLen is how many certificates the client sent.
@@ -112,6 +113,19 @@ type ServerTLS struct {
 	// refusal).
 	AlertAfterHandshake *Alert `json:"alert_after_handshake,omitempty"`
 }
+
+// ClientCertState is what the server knows of the client's certificate.
+type ClientCertState string
+
+// The client certificate states; their spelling is part of the JSON
+// schema.
+const (
+	CertPresented ClientCertState = "presented"
+	CertNone      ClientCertState = "none"
+	// CertUnknown: the handshake ended before the client's certificate
+	// could arrive.
+	CertUnknown ClientCertState = "unknown"
+)
 
 // ServerHTTP is the server's view of the upgrade request.
 type ServerHTTP struct {
@@ -296,7 +310,7 @@ func (r *runningServer) accept() {
 func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	o := ServerObservation{Subject: r.subject.name}
 	o.TLS.Status, o.HTTP.Status, o.WS.Status = LayerSkipped, LayerSkipped, LayerSkipped
-	o.TLS.ClientCert = "unknown"
+	o.TLS.ClientCert = CertUnknown
 
 	start := time.Now()
 	_ = raw.SetDeadline(start.Add(r.timeout))
@@ -312,7 +326,7 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	st := tc.ConnectionState()
 	o.TLS.Millis = ms(time.Since(start))
 	if st.Version != 0 {
-		o.TLS.Version = tls.VersionName(st.Version)
+		o.TLS.Version, o.TLS.Negotiated = tls.VersionName(st.Version), st.Version
 	}
 	if err != nil {
 		r.handshakeFailed(&o, raw, err, st.Version, watch)
@@ -320,9 +334,9 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 	}
 	o.TLS.Status = LayerOK
 	if n := len(st.PeerCertificates); n > 0 {
-		o.TLS.ClientCert, o.TLS.ClientSubject, o.TLS.ClientChainLen = "presented", st.PeerCertificates[0].Subject.CommonName, n
+		o.TLS.ClientCert, o.TLS.ClientSubject, o.TLS.ClientChainLen = CertPresented, st.PeerCertificates[0].Subject.CommonName, n
 	} else {
-		o.TLS.ClientCert = "none"
+		o.TLS.ClientCert = CertNone
 	}
 	switch {
 	case r.subject.mode == modeLax && len(st.VerifiedChains) == 0:
@@ -425,11 +439,11 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 		o.TLS.AlertReceived = a
 		o.TLS.Detail = fmt.Sprintf("the client aborted the handshake with %s", a)
 	case err.Error() == wire.ErrNoClientCert:
-		o.TLS.ClientCert = "none"
+		o.TLS.ClientCert = CertNone
 		o.TLS.Reason = &Reason{ID: ReasonCertificateRequired, Text: "no client certificate was sent and the server requires one"}
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
-			o.TLS.ClientCert = "presented"
+			o.TLS.ClientCert = CertPresented
 			o.TLS.ClientSubject = cve.UnverifiedCertificates[0].Subject.CommonName
 			o.TLS.ClientChainLen = len(cve.UnverifiedCertificates)
 		}

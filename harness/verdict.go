@@ -35,6 +35,41 @@ const (
 	Skipped Outcome = "skipped"
 )
 
+// LayerName names a layer of an encounter, bottom up: tcp, tls, http
+// (the upgrade), ws (the echo) and close. Their spelling is part of the
+// JSON schema.
+type LayerName string
+
+// The layers, bottom up.
+const (
+	LayerTCP   LayerName = "tcp"
+	LayerTLS   LayerName = "tls"
+	LayerHTTP  LayerName = "http"
+	LayerWS    LayerName = "ws"
+	LayerClose LayerName = "close"
+)
+
+// layerOrder ranks the layers bottom up; an unknown name ranks lowest.
+var layerOrder = map[LayerName]int{LayerTCP: 1, LayerTLS: 2, LayerHTTP: 3, LayerWS: 4, LayerClose: 5}
+
+// Below reports whether l is a lower layer than m.
+func (l LayerName) Below(m LayerName) bool { return layerOrder[l] < layerOrder[m] }
+
+// CertRequest is what the client knows of the server's CertificateRequest.
+type CertRequest string
+
+// The states of a CertificateRequest, as the client saw it.
+const (
+	// RequestSeen: the server asked for a client certificate.
+	RequestSeen CertRequest = "requested"
+	// RequestNotSent: the handshake finished without the server asking
+	// (the request comes before the server's Finished in TLS 1.2 and 1.3).
+	RequestNotSent CertRequest = "not-requested"
+	// RequestUnknown: the handshake ended before the client could tell
+	// (it refused the server's certificate first, say).
+	RequestUnknown CertRequest = "unknown"
+)
+
 // LayerStatus is how far a layer got.
 type LayerStatus string
 
@@ -74,10 +109,16 @@ type TLSLayer struct {
 	ServerName string `json:"server_name"`
 	// PeerChain lists the subjects of the certificates the server sent.
 	PeerChain []string `json:"server_chain,omitempty"`
+	// Negotiated is the version as a number (tls.VersionTLS13), 0 when
+	// none was negotiated; Version spells it for people.
+	Negotiated uint16 `json:"-"`
 	// ClientCertRequested says whether the server asked for a client
-	// certificate; ClientCertSent whether the client sent one.
-	ClientCertRequested bool `json:"client_cert_requested"`
-	ClientCertSent      bool `json:"client_cert_sent"`
+	// certificate; ClientCertRequest also says when the handshake did
+	// not get far enough to know. ClientCertSent says whether the client
+	// sent one.
+	ClientCertRequested bool        `json:"client_cert_requested"`
+	ClientCertRequest   CertRequest `json:"client_cert_request,omitempty"`
+	ClientCertSent      bool        `json:"client_cert_sent"`
 	// RefusedBy is the side that refused the handshake, if any.
 	RefusedBy Party `json:"refused_by,omitempty"`
 	// Reason is why, classified from a typed error or the alert.
@@ -88,6 +129,10 @@ type TLSLayer struct {
 	// LateAlert is true when the server's refusal arrived after the
 	// client's handshake had finished (TLS 1.3 client certificates).
 	LateAlert bool `json:"late_alert,omitempty"`
+	// Ambiguous is true when the encounter ended in a way that, in TLS
+	// 1.3, cannot tell a refusal of the client certificate from a
+	// breakage (a close without an alert after the client's Finished).
+	Ambiguous bool `json:"ambiguous,omitempty"`
 	// SessionTicket is true when the server sent a TLS 1.3 session
 	// ticket (the reference client records it; the valid-client control's
 	// ticket is the baseline for servers that close without an alert).
@@ -143,7 +188,7 @@ type Verdict struct {
 	// RefusedBy is the side that refused (rejected-* outcomes only).
 	RefusedBy Party `json:"refused_by,omitempty"`
 	// Layer is where the encounter ended: tcp, tls, http, ws or close.
-	Layer string `json:"layer"`
+	Layer LayerName `json:"layer"`
 	// Reason says why, as a stable ID and plain words.
 	Reason Reason `json:"reason"`
 	// Layers is the client's view, layer by layer.

@@ -90,7 +90,9 @@ type Check struct {
 
 // TLS is what the handshake negotiated.
 type TLS struct {
-	Version     string `json:"version"`
+	Version string `json:"version"`
+	// Negotiated is the version as a number, 0 when none was negotiated.
+	Negotiated  uint16 `json:"-"`
 	CipherSuite string `json:"cipher_suite,omitempty"`
 	ALPN        string `json:"alpn,omitempty"`
 	// Completed is true when the client's side of the handshake finished.

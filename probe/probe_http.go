@@ -102,7 +102,7 @@ func (p *prober) clientAccepted() {
 		return
 	}
 	ev := []string{"the server answered the first request, so it did not refuse the certificate"}
-	if p.rep.TLS.Version == "TLS 1.3" {
+	if p.rep.TLS.Negotiated == tls.VersionTLS13 {
 		ev = append(ev, "TLS 1.3: the server checks the client certificate after the client's side of the handshake; no alert came on the first read")
 	}
 	p.set(LiveClientCertAccepted, pki.StatusPass, fmt.Sprintf("the server accepted the client certificate %q", p.clientSubject()), ev...)

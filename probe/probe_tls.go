@@ -68,7 +68,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 	st := tc.ConnectionState()
 	t := &TLS{Completed: err == nil, ALPN: st.NegotiatedProtocol}
 	if st.Version != 0 {
-		t.Version = tls.VersionName(st.Version)
+		t.Version, t.Negotiated = tls.VersionName(st.Version), st.Version
 	}
 	if st.CipherSuite != 0 {
 		t.CipherSuite = tls.CipherSuiteName(st.CipherSuite)

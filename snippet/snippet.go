@@ -134,11 +134,11 @@ const (
 
 // Snippet is a rendered snippet.
 type Snippet struct {
-	Stack    string       `json:"stack"`
-	Name     string       `json:"name"`
-	Language string       `json:"language"`
-	Text     string       `json:"text"`
-	Files    Files `json:"files"`
+	Stack    string `json:"stack"`
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	Text     string `json:"text"`
+	Files    Files  `json:"files"`
 }
 
 // ParamsFromStore reads the certificate NAME from the store and
