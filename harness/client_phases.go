@@ -304,7 +304,7 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 // WebSocket headers.
 func (r *clientRun) answered(resp *http.Response) bool {
 	L := &r.v.Layers
-	L.HTTP.StatusCode = resp.StatusCode
+	L.HTTP.StatusCode, L.HTTP.ServerHeader = resp.StatusCode, resp.Header.Get("Server")
 	var body bytes.Buffer
 	_, _ = body.ReadFrom(resp.Body)
 	L.HTTP.BodyPrefix = string(wire.Prefix(body.Bytes(), 256))
@@ -320,11 +320,8 @@ func (r *clientRun) answered(resp *http.Response) bool {
 	} else if L.HTTP.BodyPrefix != "" {
 		why.Text += fmt.Sprintf(": %q", L.HTTP.BodyPrefix)
 	}
-	switch {
-	case L.HTTP.CertificateRefusal:
-		why.Text += ", after a completed TLS handshake (an HTTP-level refusal of the certificate: --strict-tls fails it)"
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		why.Text += fmt.Sprintf(", after a completed TLS handshake: refused for another reason (HTTP %d, the answer does not mention a certificate)", resp.StatusCode)
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		why.Text += ", after a completed TLS handshake"
 	}
 	L.HTTP.Detail = why.Text
 	return r.end(LayerHTTP, RejectedHTTP, PartyServer, why)

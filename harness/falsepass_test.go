@@ -115,8 +115,16 @@ func serverTLS(m *Materials, auth tls.ClientAuthType) *tls.Config {
 	}
 }
 
-// runTarget runs scenarios against the server at url.
+// runTarget runs scenarios against the server at url, an odd server the
+// run must not find OK.
 func runTarget(t *testing.T, url string, scenarios []Scenario, opts Options) map[string]Result {
+	t.Helper()
+	return runTargetWant(t, url, scenarios, opts, false)
+}
+
+// runTargetWant runs scenarios against the server at url; the report
+// must be OK exactly when wantOK.
+func runTargetWant(t *testing.T, url string, scenarios []Scenario, opts Options, wantOK bool) map[string]Result {
 	t.Helper()
 	srv, err := TargetServer(url)
 	if err != nil {
@@ -132,8 +140,8 @@ func runTarget(t *testing.T, url string, scenarios []Scenario, opts Options) map
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OK() {
-		t.Error("the report is OK")
+	if rep.OK() != wantOK {
+		t.Errorf("the report's OK is %v, want %v", rep.OK(), wantOK)
 	}
 	out := map[string]Result{}
 	for _, r := range rep.Results {
@@ -165,9 +173,12 @@ func TestServerThatNeverAsksForACertificateRefusesNone(t *testing.T) {
 	}
 }
 
-// Finding 1b: a 4xx counts as refusing the certificate only when it says
-// so (nginx's 400 page); a bare 403, 426 or 429 is another refusal.
-func TestOnlyA4xxAboutTheCertificateIsACertificateRefusal(t *testing.T) {
+// Finding 1b, as the layer model has it: a 4xx counts as refusing the
+// certificate because the valid-client control, the same request with a
+// valid certificate, was upgraded; whether its page mentions a
+// certificate (nginx's 400 does, a bare 403, 426 or 429 does not) is
+// shown as evidence, never used as the test.
+func TestAnHTTPRefusalIsTheCertificatesWhenTheControlIsUpgraded(t *testing.T) {
 	m := testMaterials()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		certs := r.TLS.PeerCertificates
@@ -185,26 +196,29 @@ func TestOnlyA4xxAboutTheCertificateIsACertificateRefusal(t *testing.T) {
 		}
 	})
 	url := oddServer(t, serverTLS(m, tls.RequestClientCert), nil, h)
-	res := runTarget(t, url, OfSide(Scenarios(), ServerSide), Options{})
-	if r := res["valid-client"]; !r.Pass {
-		t.Fatalf("valid-client: %s %s", r.Outcome, r.Mismatch)
-	}
-	if r := res["no-client-cert"]; !r.Pass || r.Outcome != RejectedHTTP || !r.Layers.HTTP.CertificateRefusal {
-		t.Errorf("no-client-cert (nginx's 400): pass=%v %s %s", r.Pass, r.Outcome, r.Mismatch)
-	}
-	for name, st := range map[string]int{"wrong-ca-client": 403, "self-signed-client": 403, "server-eku-as-client": 403, "expired-client": 429, "not-yet-valid-client": 426} {
-		r := res[name]
-		if r.Pass || r.Outcome != RejectedHTTP || r.Layers.HTTP.StatusCode != st || r.Layers.HTTP.CertificateRefusal ||
-			!strings.Contains(r.Mismatch, "refused for another reason") || !strings.Contains(r.Reason.Text, "refused for another reason") {
-			t.Errorf("%s: pass=%v %s %d: %s / %s", name, r.Pass, r.Outcome, r.Layers.HTTP.StatusCode, r.Reason.Text, r.Mismatch)
+	for _, strict := range []bool{false, true} {
+		res := runTargetWant(t, url, OfSide(Scenarios(), ServerSide), Options{StrictTLS: strict}, !strict)
+		if r := res["valid-client"]; !r.Pass {
+			t.Fatalf("valid-client: %s %s", r.Outcome, r.Mismatch)
+		}
+		for name, st := range map[string]int{"no-client-cert": 400, "wrong-ca-client": 403, "self-signed-client": 403, "server-eku-as-client": 403, "expired-client": 429, "not-yet-valid-client": 426} {
+			r := res[name]
+			if r.Pass == strict || r.Inconclusive || r.Outcome != RejectedHTTP || r.Layers.HTTP.StatusCode != st || r.Layers.HTTP.CertificateRefusal != (st == 400) ||
+				!strings.Contains(r.Reason.Text, "valid-client, the same request with a valid certificate, was upgraded: the certificate caused this refusal") {
+				t.Errorf("strict=%v %s: pass=%v %s %d: %s / %s", strict, name, r.Pass, r.Outcome, r.Layers.HTTP.StatusCode, r.Reason.Text, r.Mismatch)
+			}
+			if strict && !strings.Contains(r.Mismatch, "expected a TLS-level refusal (--strict-tls)") {
+				t.Errorf("strict %s: %s", name, r.Mismatch)
+			}
 		}
 	}
 }
 
-// Finding 1c: correct mTLS but a wrong path (404 to all): the TLS
-// refusals are real, but the valid-client control fails, so they are
-// inconclusive; with a --scenario subset the control is run anyway.
-func TestRejectsAreInconclusiveWhenTheValidControlFails(t *testing.T) {
+// Finding 1c, as the layer model has it: correct mTLS but a wrong path
+// (404 to all). The valid-client control got past TLS and failed at
+// HTTP, so the TLS refusals are conclusive: they pass, and each says
+// what broke above TLS.
+func TestTLSRefusalsStandWhenTheControlFailsAboveTLS(t *testing.T) {
 	m := testMaterials()
 	url := oddServer(t, serverTLS(m, tls.RequireAndVerifyClientCert), nil, status(404, "Not Found\n"))
 	res := runTarget(t, url, OfSide(Scenarios(), ServerSide), Options{})
@@ -213,12 +227,30 @@ func TestRejectsAreInconclusiveWhenTheValidControlFails(t *testing.T) {
 	}
 	for _, s := range serverRejects() {
 		r := res[s.Name]
-		if r.Pass || !r.Inconclusive || r.Outcome != RejectedTLS || !strings.Contains(r.Mismatch, "inconclusive: the valid-client control failed") {
+		if !r.Pass || r.Inconclusive || r.Outcome != RejectedTLS || !strings.HasPrefix(r.Above, "http: the valid-client control got past tls but failed at http") || !strings.Contains(r.Above, "404 Not Found") {
+			t.Errorf("%s: pass=%v inconclusive=%v %s: %s / above %q", s.Name, r.Pass, r.Inconclusive, r.Outcome, r.Mismatch, r.Above)
+		}
+	}
+}
+
+// A refusal at the layer where the control failed too says nothing about
+// the certificate: a server that answers 403 to everyone, the valid
+// client too, makes its refusals inconclusive; with a --scenario subset
+// the control is run anyway.
+func TestRejectsAreInconclusiveWhenTheValidControlFailsAtTheirLayer(t *testing.T) {
+	m := testMaterials()
+	url := oddServer(t, serverTLS(m, tls.RequestClientCert), nil, status(403, "Forbidden\n"))
+	res := runTarget(t, url, OfSide(Scenarios(), ServerSide), Options{})
+	if r := res["valid-client"]; r.Pass || r.Control || r.Outcome != RejectedHTTP || r.Layers.HTTP.StatusCode != 403 {
+		t.Errorf("valid-client: pass=%v control=%v %s", r.Pass, r.Control, r.Outcome)
+	}
+	for _, s := range serverRejects() {
+		r := res[s.Name]
+		if r.Pass || !r.Inconclusive || r.Outcome != RejectedHTTP || !strings.Contains(r.Mismatch, "inconclusive: the valid-client control failed on this subject at the http layer") {
 			t.Errorf("%s: pass=%v inconclusive=%v %s: %s", s.Name, r.Pass, r.Inconclusive, r.Outcome, r.Mismatch)
 		}
 	}
 
-	// A subset: the control is added, marked, and shown by every format.
 	only, _ := Lookup("no-client-cert")
 	srv, _ := TargetServer(url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -228,8 +260,12 @@ func TestRejectsAreInconclusiveWhenTheValidControlFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Results) != 2 || rep.Results[0].Scenario.Name != "valid-client" || !rep.Results[0].Control || rep.Results[0].Pass ||
-		!rep.Results[1].Inconclusive || rep.OK() || rep.Inconclusive() != 1 {
+		!rep.Results[1].Inconclusive || rep.OK() || rep.Inconclusive() != 1 || rep.Failed() != 1 || rep.Passed() != 0 {
 		t.Fatalf("results %+v OK=%v", rep.Results, rep.OK())
+	}
+	rep.AllowInconclusive = true
+	if rep.OK() {
+		t.Error("a failed control still fails the run with AllowInconclusive")
 	}
 	// How each format shows the control and the inconclusive result:
 	// report.TestControlAndInconclusiveInEveryFormat.
@@ -278,23 +314,35 @@ func TestAlertsAndClosesNotAboutTheCertificateAreNoRefusal(t *testing.T) {
 	})
 }
 
-// Finding 5: a TLS 1.3 server that closes without an alert after the
-// handshake is credited with a refusal only if it sent the valid-client
-// control a session ticket. This one sends no tickets to anyone.
-func TestNoTicketBaselineNoRefusalCredit(t *testing.T) {
+// Finding 5, as the layer model has it: a TLS 1.3 server that closes
+// without an alert after the handshake is credited with a refusal from
+// the TLS 1.3 wire only if it sent the valid-client control a session
+// ticket. This one sends no tickets to anyone, so each such encounter is
+// re-run pinned to TLS 1.2 and decided there: the handshake completes in
+// 1.2 too (the server refuses after it), then it closes without an
+// answer where the valid client was upgraded, which is a refusal of the
+// certificate outside TLS: a pass, and a failure with --strict-tls.
+func TestNoTicketBaselineIsDecidedInTLS12(t *testing.T) {
 	m := testMaterials()
 	cfg := serverTLS(m, tls.RequestClientCert)
 	cfg.SessionTicketsDisabled = true
 	gate := func(st tls.ConnectionState) bool { return validClientCert(m, st.PeerCertificates) }
 	url := oddServer(t, cfg, gate, http.HandlerFunc(echoHandler))
-	res := runTarget(t, url, OfSide(Scenarios(), ServerSide), Options{TLSVersion: tls.VersionTLS13})
-	if r := res["valid-client"]; !r.Pass || r.Layers.TLS.SessionTicket {
-		t.Fatalf("valid-client: pass=%v ticket=%v %s", r.Pass, r.Layers.TLS.SessionTicket, r.Mismatch)
-	}
-	for _, s := range serverRejects() {
-		r := res[s.Name]
-		if r.Pass || r.Outcome != NoUpgrade || r.Reason.ID != ReasonClosedBeforeUpgrade || !strings.Contains(r.Reason.Text, "cannot tell whether the certificate was refused") {
-			t.Errorf("%s: pass=%v %s/%s: %s", s.Name, r.Pass, r.Outcome, r.Reason.ID, r.Reason.Text)
+	for _, strict := range []bool{false, true} {
+		res := runTargetWant(t, url, OfSide(Scenarios(), ServerSide), Options{TLSVersion: tls.VersionTLS13, StrictTLS: strict}, !strict)
+		if r := res["valid-client"]; !r.Pass || r.Layers.TLS.SessionTicket || r.TLS13 != nil {
+			t.Fatalf("valid-client: pass=%v ticket=%v %s", r.Pass, r.Layers.TLS.SessionTicket, r.Mismatch)
+		}
+		for _, s := range serverRejects() {
+			r := res[s.Name]
+			if r.TLS13 == nil || r.TLS13.Reason.ID != ReasonClosedBeforeUpgrade || !strings.Contains(r.TLS13.Reason.Text, "cannot tell whether the certificate was refused") || !r.TLS13.Layers.TLS.Ambiguous {
+				t.Errorf("%s: the TLS 1.3 observation is not kept: %+v", s.Name, r.TLS13)
+				continue
+			}
+			if r.Pass == strict || r.Outcome != NoUpgrade || r.Layers.TLS.Version != "TLS 1.2" || !strings.Contains(r.Reason.Text, "[decided in TLS 1.2") ||
+				!strings.Contains(r.Reason.Text, "the server closed on this certificate after the handshake") {
+				t.Errorf("strict=%v %s: pass=%v %s/%s %s: %s (%s)", strict, s.Name, r.Pass, r.Outcome, r.Reason.ID, r.Layers.TLS.Version, r.Reason.Text, r.Mismatch)
+			}
 		}
 	}
 }
@@ -424,9 +472,9 @@ except ssl.SSLError as e:
 	// is read from the wire (TestOpenSSLClientRefusalReadInBothVersions).
 	res = runClientCmd(t, pyClient(t, real), s)
 	// This client cannot speak WebSocket, so its valid-server control
-	// fails and its refusal is inconclusive; it is judged on the TLS
-	// connection, not on the probe.
-	if r := res["server-expired"]; !r.Inconclusive || r.Outcome != RejectedTLS || r.RefusedBy != PartyClient || r.Reason.ID != ReasonExpired || r.Server == nil || r.Server.Connections != 2 || !r.Server.TLS.HelloReceived {
+	// fails, but above TLS: its TLS refusal stands, with what broke above
+	// it. It is judged on the TLS connection, not on the probe.
+	if r := res["server-expired"]; !r.Pass || r.Above == "" || r.Outcome != RejectedTLS || r.RefusedBy != PartyClient || r.Reason.ID != ReasonExpired || r.Server == nil || r.Server.Connections != 2 || !r.Server.TLS.HelloReceived {
 		t.Errorf("probe, then a verifying client: pass=%v %s/%s: %s (%s)", r.Pass, r.Outcome, r.Reason.ID, r.Reason.Text, r.Mismatch)
 	}
 }

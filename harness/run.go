@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"runtime"
 	"sync"
@@ -34,6 +35,19 @@ type Options struct {
 	// AcceptOnUpgrade counts a 101 as accepted without checking the
 	// echo (servers that do not echo).
 	AcceptOnUpgrade bool
+	// AllowInconclusive makes a run whose only shortfall is inconclusive
+	// results OK.
+	AllowInconclusive bool
+	// ReadyTimeout, when positive, makes Run wait for the server subject
+	// before the matrix: its valid-client encounter is retried with
+	// backoff while the answers are transient (nothing listening, a
+	// reset, a close before any HTTP answer, 502, 503, 504), up to this
+	// long. A server that never becomes ready is a *NotReadyError, not a
+	// matrix.
+	ReadyTimeout time.Duration
+	// NoTLS12Rerun turns off the TLS 1.2 re-run of an encounter whose TLS
+	// 1.3 outcome cannot tell a refusal from a breakage.
+	NoTLS12Rerun bool
 	// Progress, when set, is called after each encounter with the
 	// number done so far and the total (from one goroutine at a time).
 	Progress func(done, total int, r Result)
@@ -84,44 +98,57 @@ type Report struct {
 	// scenario (a server command that hung on shutdown, say). Any makes
 	// the run fail.
 	SubjectErrors []string
+	// AllowInconclusive echoes the option: inconclusive results do not
+	// fail the run.
+	AllowInconclusive bool
+	// RunError, when set, says why the run never reached its subject (a
+	// server that never became ready): the report has no results and is
+	// not OK.
+	RunError string
+	// Ready is how long the server subject took to become ready (its
+	// valid-client control succeeded, or gave a non-transient answer);
+	// ReadyTries how many encounters that took. Zero without a readiness
+	// wait (Options.ReadyTimeout).
+	Ready      time.Duration
+	ReadyTries int
 }
 
 // Skipped counts the results that were not run.
 func (r *Report) Skipped() int {
-	n := 0
-	for _, res := range r.Results {
-		if res.Outcome == Skipped {
-			n++
-		}
-	}
-	return n
+	return r.count(func(res Result) bool { return res.Outcome == Skipped })
 }
 
-// Inconclusive counts the results that would have passed but whose
-// side's control failed.
+// Inconclusive counts the results whose verdict cannot be told from what
+// was seen (their control failed at or below the layer they judge, say).
 func (r *Report) Inconclusive() int {
-	n := 0
-	for _, res := range r.Results {
-		if res.Inconclusive {
-			n++
-		}
-	}
-	return n
+	return r.count(func(res Result) bool { return res.Inconclusive })
 }
 
-// Passed counts the results that matched their expectation.
+// Passed counts the results that ran and matched their expectation.
 func (r *Report) Passed() int {
+	return r.count(func(res Result) bool { return res.Pass && res.Outcome != Skipped })
+}
+
+// Failed counts the results that ran and did not match their
+// expectation, the inconclusive ones apart.
+func (r *Report) Failed() int {
+	return r.count(func(res Result) bool { return !res.Pass && !res.Inconclusive && res.Outcome != Skipped })
+}
+
+func (r *Report) count(f func(Result) bool) int {
 	n := 0
 	for _, res := range r.Results {
-		if res.Pass {
+		if f(res) {
 			n++
 		}
 	}
 	return n
 }
 
-// OK reports whether every scenario matched (for a scenario run) or every
-// control was caught (for a negative-control run).
+// OK reports whether the run is a success: for a scenario run, nothing
+// failed, nothing was inconclusive (unless AllowInconclusive) and the
+// subject misbehaved nowhere else; for a negative-control run, every
+// control was caught.
 func (r *Report) OK() bool {
 	if r.Kind == KindControls {
 		for _, c := range r.Controls {
@@ -131,7 +158,7 @@ func (r *Report) OK() bool {
 		}
 		return true
 	}
-	return r.Passed() == len(r.Results) && len(r.SubjectErrors) == 0
+	return r.RunError == "" && r.Failed() == 0 && (r.AllowInconclusive || r.Inconclusive() == 0) && len(r.SubjectErrors) == 0
 }
 
 // Report kinds.
@@ -142,7 +169,9 @@ const (
 
 // Run runs the scenarios (all of them when none are given) in parallel,
 // each on its own loopback port, and returns the results in definition
-// order. It fails only when the certificates cannot be minted.
+// order. It fails when the certificates cannot be minted, and with a
+// *NotReadyError when Options.ReadyTimeout is set and the server never
+// became ready.
 func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, error) {
 	if len(scenarios) == 0 {
 		scenarios = Scenarios()
@@ -156,18 +185,27 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 			return nil, err
 		}
 	}
+	rep := &Report{
+		Kind: KindScenarios, Started: started,
+		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
+		ServerSubject: opts.Server.Name(), ClientSubject: opts.Client.Name(),
+		Materials: m, StrictTLS: opts.StrictTLS, AcceptOnUpgrade: opts.AcceptOnUpgrade,
+		AllowInconclusive: opts.AllowInconclusive,
+	}
+	if opts.ReadyTimeout > 0 && len(OfSide(scenarios, ServerSide)) > 0 {
+		ready, tries, err := waitReady(ctx, m, opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Ready, rep.ReadyTries = ready, tries
+	}
 	jobs := make([]job, len(scenarios))
 	for i, s := range scenarios {
 		jobs[i] = job{scenario: s, opts: opts, checked: true}
 	}
-	results := runJobs(ctx, m, withControls(jobs), opts.Parallel, opts.Progress)
-	return &Report{
-		Kind: KindScenarios, Started: started, Duration: time.Since(started),
-		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
-		ServerSubject: opts.Server.Name(), ClientSubject: opts.Client.Name(),
-		Results: results, Materials: m,
-		StrictTLS: opts.StrictTLS, AcceptOnUpgrade: opts.AcceptOnUpgrade,
-	}, nil
+	rep.Results = runJobs(ctx, m, withControls(jobs), opts.Parallel, opts.Progress)
+	rep.Duration = time.Since(started)
+	return rep, nil
 }
 
 // job is one encounter to run.
@@ -277,27 +315,60 @@ func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progre
 	}
 	phase(func(j job) bool { return !isControl(j) })
 	for i, j := range jobs {
-		c, ok := controls[key{j.group, j.scenario.Side}]
-		if !ok || c.Pass || j.scenario.Expect != Reject || !results[i].Pass || results[i].Outcome == Skipped {
-			continue
+		if c, ok := controls[key{j.group, j.scenario.Side}]; ok && !isControl(j) {
+			judgeAgainstControl(&results[i], c, j.opts.StrictTLS)
 		}
-		results[i].Pass, results[i].Inconclusive = false, true
-		results[i].Mismatch = fmt.Sprintf("inconclusive: the %s control failed on this subject (%s: %s), so this refusal says nothing about the certificate: the subject may refuse everything", c.Scenario.Name, c.Outcome, c.Reason.Text)
 	}
 	return results
 }
 
-// RunScenario runs one scenario with the given materials: it starts the
-// server (the judged one for a server-side scenario, the reference server
-// otherwise), lets the client connect (the reference client, or the
-// judged one for a client-side scenario), stops the server and joins
-// what the server observed to the client's verdict.
+// RunScenario runs one scenario with the given materials (encounter) and
+// judges it on its own; an encounter whose TLS 1.3 outcome is ambiguous
+// is run again pinned to TLS 1.2. The layer rule, which needs the side's
+// control, is Run's.
 func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
 	opts = opts.withDefaults()
 	start := time.Now()
 	if s.NeedsIntermediate && m.NoIntermediate != "" {
 		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable, Text: m.NoIntermediate}}}
 	}
+	res := Result{Scenario: s, Verdict: encounter(ctx, s, m, opts)}
+	undecided := ""
+	if res.Layers.TLS.Ambiguous && !opts.NoTLS12Rerun && opts.TLSVersion != tls.VersionTLS12 {
+		res, undecided = rerunInTLS12(ctx, res, m, opts)
+	}
+	res.Pass, res.Mismatch = judge(s, res.Verdict, opts.StrictTLS)
+	if undecided != "" {
+		res.Pass, res.Inconclusive, res.Mismatch = false, true, undecided
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// rerunInTLS12 runs again, pinned to TLS 1.2, an encounter whose TLS 1.3
+// outcome cannot tell a refusal from a breakage: in TLS 1.2 the server
+// judges the client's certificate inside the handshake, so a refusal is
+// unambiguous there. The first observation is kept in res.TLS13. A
+// subject that cannot do TLS 1.2 leaves the question open: undecided
+// says why.
+func rerunInTLS12(ctx context.Context, res Result, m *Materials, opts Options) (Result, string) {
+	first := res.Verdict
+	o12 := opts
+	o12.TLSVersion = tls.VersionTLS12
+	res.Verdict, res.TLS13 = encounter(ctx, res.Scenario, m, o12), &first
+	if res.Outcome == ConnectFailed && res.Layer == LayerTLS || res.Layer == LayerTCP {
+		return res, fmt.Sprintf("inconclusive: %s; the TLS 1.2 re-run that would decide it failed (%s), so whether the certificate was refused cannot be seen (does the server speak TLS 1.2?)", first.Reason.Text, res.Reason.Text)
+	}
+	res.Reason.Text += " [decided in TLS 1.2: in TLS 1.3 the server closed without an alert after the client's handshake, which cannot tell a refusal from a breakage]"
+	return res, ""
+}
+
+// encounter runs one scenario's encounter: it starts the server (the
+// judged one for a server-side scenario, the reference server
+// otherwise), lets the client connect (the reference client, or the
+// judged one for a client-side scenario), stops the server and joins
+// what the server observed to the client's verdict.
+func encounter(ctx context.Context, s Scenario, m *Materials, opts Options) Verdict {
 	enc := s.Setup(m)
 	server, client := ReferenceServer(), ReferenceClient()
 	if s.Side == ServerSide {
@@ -305,33 +376,29 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	} else {
 		client = opts.Client
 	}
-	res := Result{Scenario: s}
 	srv, err := server.Start(ctx, ServerConfig{Encounter: enc, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout})
 	if err != nil {
-		res.Verdict = Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
-	} else {
-		cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
-		if t, ok := srv.(interface{ URL() string }); ok {
-			cc.Target = t.URL()
-		}
-		res.Verdict = client.Connect(ctx, cc)
-		_ = srv.Close()
-		obs := srv.Observations()
-		if oc, ok := client.(observingClient); ok {
-			// An external client reports only its exit status: the
-			// verdict is built from what the server saw.
-			oc.combine(&res.Verdict, obs)
-		} else {
-			if len(obs) > 0 {
-				o := obs[0]
-				res.Verdict.Server = &o
-			}
-			refine(&res.Verdict)
-		}
+		return Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	}
-	res.Pass, res.Mismatch = judge(s, res.Verdict, opts.StrictTLS)
-	res.Duration = time.Since(start)
-	return res
+	cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
+	if t, ok := srv.(interface{ URL() string }); ok {
+		cc.Target = t.URL()
+	}
+	v := client.Connect(ctx, cc)
+	_ = srv.Close()
+	obs := srv.Observations()
+	if oc, ok := client.(observingClient); ok {
+		// An external client reports only its exit status: the
+		// verdict is built from what the server saw.
+		oc.combine(&v, obs)
+		return v
+	}
+	if len(obs) > 0 {
+		o := obs[0]
+		v.Server = &o
+	}
+	refine(&v)
+	return v
 }
 
 // observingClient is a client whose verdict is made from the reference

@@ -96,6 +96,9 @@ type Scenario struct {
 	// AcceptHint explains, when a reject scenario fails by acceptance,
 	// which real stacks are known to accept it and why.
 	AcceptHint string
+	// ChainHint explains, when an accept scenario fails because the
+	// server sent only its leaf, how to make common stacks send the chain.
+	ChainHint string
 	// ReproNote is added to the scenario's repro.sh (--keep): what the
 	// openssl stand-ins do differently.
 	ReproNote []string
@@ -126,9 +129,23 @@ func standard(m *Materials) Encounter {
 	}
 }
 
+// serverSide is the usual encounter of a server-side scenario: the
+// reference client also trusts the run's intermediate, because these
+// scenarios judge what the server does with client certificates, not
+// the chain it sends (server-sends-chain judges that, alone): a server
+// that sends only its leaf still has its client-certificate handling
+// judged.
+func serverSide(m *Materials) Encounter {
+	e := standard(m)
+	if m.Intermediate != nil {
+		e.RootCAs = append(e.RootCAs, m.Intermediate.Cert)
+	}
+	return e
+}
+
 func withClient(c func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
 	return func(m *Materials) Encounter {
-		e := standard(m)
+		e := serverSide(m)
 		e.Client = c(m)
 		return e
 	}
@@ -146,7 +163,15 @@ func serverSideScenarios() []Scenario {
 	return []Scenario{
 		{Name: "valid-client", Side: ServerSide, Expect: Accept,
 			Description: "a client certificate from the trusted CA: accepted, a text and a binary message echoed",
-			Setup:       standard},
+			Setup:       serverSide},
+		{Name: "server-sends-chain", NeedsIntermediate: true, Side: ServerSide, Expect: Accept,
+			Description: "the server sends its certificate chain (the leaf and its intermediates): a client that trusts only the root verifies it",
+			ChainHint:   " (the server sent only its leaf: give it {chain}, the leaf followed by its intermediates, not {cert}; Ruby's OpenSSL::SSL::SSLContext loads one certificate from a PEM file and needs extra_chain_cert for the intermediates, while nginx's ssl_certificate, Python's load_cert_chain and Node's cert take the whole chain file)",
+			Setup: func(m *Materials) Encounter {
+				e := standard(m)
+				e.Server, e.ServerSendsChain = m.ServerViaIntermediate, true
+				return e
+			}},
 		{Name: "no-client-cert", Side: ServerSide, Expect: Reject,
 			Description: "the client presents no certificate: the server must refuse it",
 			Setup:       withClient(func(*Materials) *pki.Issued { return nil })},
@@ -168,7 +193,7 @@ func serverSideScenarios() []Scenario {
 		{Name: "client-via-intermediate", NeedsIntermediate: true, Side: ServerSide, Expect: Accept,
 			Description: "a client certificate from an intermediate CA, sent with its chain: accepted",
 			Setup: func(m *Materials) Encounter {
-				e := standard(m)
+				e := serverSide(m)
 				e.Client = m.ClientViaIntermediate
 				e.ClientSendsChain = true
 				return e
@@ -180,7 +205,7 @@ func serverSideScenarios() []Scenario {
 				"WebSocket client, which neither openssl nor curl is.",
 			},
 			Setup: func(m *Materials) Encounter {
-				e := standard(m)
+				e := serverSide(m)
 				e.Messages = m.LargeMessages
 				return e
 			}},

@@ -145,12 +145,15 @@ type HTTPLayer struct {
 	URL string `json:"url,omitempty"`
 	// StatusCode is the server's answer, 0 when none came.
 	StatusCode int `json:"status_code,omitempty"`
+	// ServerHeader is the answer's Server header ("nginx/1.22.1").
+	ServerHeader string `json:"server_header,omitempty"`
 	// BodyPrefix is the start of a non-101 answer's body (up to 256 bytes).
 	BodyPrefix string `json:"body_prefix,omitempty"`
-	// CertificateRefusal is true when a non-101 answer is evidence of a
-	// refusal of the client certificate: 495 or 496, or a 400, 401 or 403
-	// whose body mentions a certificate (nginx's 400 pages). Any other
-	// 4xx refuses the client for another reason.
+	// CertificateRefusal is true when the answer's own words speak of a
+	// certificate (495 or 496, or a 400, 401 or 403 whose body mentions
+	// one, as nginx's pages do). It is evidence shown to people, never
+	// the test: whether a refusal is the certificate's doing is decided
+	// by the side's control, identical but for the certificate.
 	CertificateRefusal bool `json:"certificate_refusal,omitempty"`
 }
 
@@ -222,25 +225,52 @@ type Result struct {
 	Verdict
 	// Pass is true when the outcome matched the expectation.
 	Pass bool `json:"pass"`
-	// Inconclusive is true for a reject scenario that would have passed
-	// but whose side's control (valid-client for the server side,
-	// valid-server for the client side) failed on the same subject: a
-	// refusal by a subject that refuses everything says nothing about
-	// the certificate. It is not a pass.
+	// Inconclusive is true when what was seen cannot tell pass from
+	// fail: a refusal at a layer where the side's control (valid-client
+	// for the server side, valid-server for the client side) failed too,
+	// or below it (a subject that refuses everything says nothing about
+	// the certificate); or a TLS 1.3 close that the TLS 1.2 re-run could
+	// not decide. It is not a pass.
 	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Control is true for a valid-client or valid-server result the run
 	// added as the control of the reject scenarios that were selected.
 	Control bool `json:"control,omitempty"`
+	// Above says what broke above the layer this scenario judged: a
+	// refusal in the TLS handshake is conclusive when the side's control
+	// got past TLS, even if the control then failed higher up (a server
+	// that refuses every bad certificate, then never answers the upgrade
+	// of a good one).
+	Above string `json:"above,omitempty"`
+	// TLS13 is the first observation of an encounter whose TLS 1.3
+	// outcome could not tell a refusal from a breakage (a close without
+	// an alert after the client's Finished); the run re-ran it pinned to
+	// TLS 1.2, and Verdict is that observation.
+	TLS13 *Verdict `json:"tls13_observation,omitempty"`
 	// Mismatch says why a result did not pass.
 	Mismatch string        `json:"mismatch,omitempty"`
 	Duration time.Duration `json:"-"`
 }
 
+// certRequestOf is what the client knew of the CertificateRequest; a
+// layer recorded without the tri-state (an external subject's) falls
+// back to the bool.
+func certRequestOf(t TLSLayer) CertRequest {
+	switch {
+	case t.ClientCertRequest != "":
+		return t.ClientCertRequest
+	case t.ClientCertRequested:
+		return RequestSeen
+	}
+	return RequestNotSent
+}
+
 // judge decides whether a verdict meets a scenario's expectation. An
 // accept scenario needs an accepted outcome. A reject scenario needs the
 // judged side to refuse: at the TLS layer, or for a server also with an
-// HTTP status before the upgrade. A hang, a missing echo or a refusal by
-// the side that is not judged is not a rejection.
+// HTTP 4xx before the upgrade (which runJobs then attributes to the
+// certificate only if the side's control, identical but for the
+// certificate, got past it). A hang, a missing echo or a refusal by the
+// side that is not judged is not a rejection.
 //
 // With strictTLS a server's refusal must happen in the TLS handshake: an
 // HTTP 4xx after a completed handshake (nginx's 400 "No required SSL
@@ -262,27 +292,33 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 		if v.Outcome == Accepted {
 			return true, ""
 		}
-		return false, fmt.Sprintf("expected accept, got %s: %s", v.Outcome, v.Reason.Text)
+		why := fmt.Sprintf("expected accept, got %s: %s", v.Outcome, v.Reason.Text)
+		if s.ChainHint != "" && v.RefusedBy == PartyClient && v.Reason.ID == ReasonUnknownCA && len(v.Layers.TLS.PeerChain) == 1 {
+			why += s.ChainHint
+		}
+		return false, why
 	case Reject:
 		judged := PartyServer
 		if s.Side == ClientSide {
 			judged = PartyClient
 		}
 		// A server that never asked for a client certificate cannot have
-		// refused one, whatever it did to the connection afterwards.
-		if s.Side == ServerSide && v.Client == nil && !v.Layers.TLS.ClientCertRequested {
-			if v.Outcome == Accepted {
+		// refused one, whatever it did to the connection afterwards; and
+		// a client that stopped before it could see the request cannot
+		// say whether one came.
+		if req := certRequestOf(v.Layers.TLS); s.Side == ServerSide && v.Client == nil && req != RequestSeen {
+			switch {
+			case v.Outcome == Accepted:
 				return false, "expected the server to refuse, but it never requested a client certificate and accepted the connection without one"
+			case req == RequestUnknown:
+				return false, fmt.Sprintf("expected the server to refuse the client certificate, but the encounter ended before the client could see whether the server asks for one: %s, %s", v.Outcome, v.Reason.Text)
 			}
-			return false, fmt.Sprintf("expected the server to refuse the client certificate, but it never requested one (no CertificateRequest), so it did not refuse a certificate: %s, %s", v.Outcome, v.Reason.Text)
+			return false, fmt.Sprintf("expected the server to refuse the client certificate, but it never requested one (its handshake finished without a CertificateRequest), so it did not refuse a certificate: %s, %s", v.Outcome, v.Reason.Text)
 		}
 		switch v.Outcome {
 		case RejectedTLS, RejectedHTTP:
 			if st := v.Layers.HTTP.StatusCode; v.Outcome == RejectedHTTP && (st < 400 || st > 499) && st != 495 && st != 496 {
 				return false, fmt.Sprintf("expected the %s to refuse, but it answered %d, which is not a refusal of the client (only a 4xx is): %s", judged, st, v.Reason.Text)
-			}
-			if v.Outcome == RejectedHTTP && !v.Layers.HTTP.CertificateRefusal {
-				return false, fmt.Sprintf("expected the %s to refuse the client certificate, but it refused for another reason (HTTP %d, no mention of a certificate; a wrong path, a missing Origin or subprotocol?): %s", judged, v.Layers.HTTP.StatusCode, v.Reason.Text)
 			}
 			if v.RefusedBy == judged && v.Outcome == RejectedHTTP && strictTLS {
 				return false, fmt.Sprintf("expected a TLS-level refusal (--strict-tls), but the server completed the handshake and refused at the HTTP layer: %s", v.Reason.Text)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +34,7 @@ func harnessCommand() *cli.Command {
 			},
 			{
 				Name:  "run",
-				Usage: "run the scenarios against the reference pair; exit 0 when every one matched its expectation",
+				Usage: "run the scenarios against the reference pair; exit 0 when nothing failed or was inconclusive, 1 otherwise, 3 when the subject was never reached",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "scenario", Usage: "run only this scenario (repeatable; see 'mtlskit harness list')"},
 					&cli.StringFlag{Name: "format", Value: "table", Usage: "report format: table, json, junit or html (one self-contained page)"},
@@ -51,7 +52,9 @@ func harnessCommand() *cli.Command {
 					&cli.StringFlag{Name: "client-cmd", Usage: "run this client `TEMPLATE` once per client-side scenario and judge it"},
 					&cli.StringFlag{Name: "accept-on", Value: "echo", Usage: "a server accepts a client when it echoes (`echo`) or when it answers 101 (upgrade)"},
 					&cli.BoolFlag{Name: "strict-tls", Usage: "a server must refuse bad clients in the TLS handshake: an HTTP 4xx after it fails"},
-					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd: limit for the server to open its port"},
+					&cli.BoolFlag{Name: "allow-inconclusive", Usage: "exit 0 even if some verdicts are inconclusive (nothing failed)"},
+					&cli.BoolFlag{Name: "no-tls12-rerun", Usage: "do not re-run in TLS 1.2 an encounter whose TLS 1.3 close cannot tell a refusal from a breakage"},
+					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd, --target: limit for the server to open its port and become ready (its valid-client encounter gets a non-transient answer)"},
 					&cli.DurationFlag{Name: "stop-grace", Value: 5 * time.Second, Usage: "--server-cmd: time between SIGTERM and SIGKILL"},
 					&cli.DurationFlag{Name: "command-timeout", Value: 20 * time.Second, Usage: "--client-cmd: limit for each run of the client"},
 				},
@@ -140,54 +143,24 @@ func harnessList(c *cli.Context) error {
 	return t.flush()
 }
 
-func harnessRun(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("harness run takes no arguments, got %q: name scenarios with --scenario NAME", c.Args().First())
-	}
-	format := c.String("format")
-	if c.Bool("json") {
-		if c.IsSet("format") && format != "json" {
-			return usagef("--json and --format %s contradict each other: pick one", format)
-		}
-		format = "json"
-	}
-	switch format {
-	case "table", "json", "junit", "html":
-	default:
-		return usagef("--format %q is not supported: use table, json, junit or html", format)
-	}
-	timeout := c.Duration("timeout")
-	if timeout <= 0 {
-		return usagef("--timeout %s is not positive: use a duration such as 5s", timeout)
-	}
-	var version uint16
-	switch v := c.String("tls-version"); v {
-	case "":
-	case "1.2":
-		version = tls.VersionTLS12
-	case "1.3":
-		version = tls.VersionTLS13
-	default:
-		return usagef("--tls-version %q is not supported: use 1.2 or 1.3", v)
-	}
-	names := c.StringSlice("scenario")
-	controls := c.Bool("negative-controls")
-	if controls && len(names) > 0 {
-		return usagef("--negative-controls runs fixed scenarios: drop --scenario")
-	}
-	scenarios, err := harness.Lookup(names...)
-	if err != nil {
-		return usagef("--scenario: %v", err)
-	}
+// runSettings are harness run's flags, read and checked.
+type runSettings struct {
+	format    string
+	controls  bool
+	names     []string
+	scenarios []harness.Scenario
+	opts      harness.Options
+}
 
-	stderr := c.App.ErrWriter
-	opts := harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls")}
-	switch a := c.String("accept-on"); a {
-	case "echo":
-	case "upgrade":
-		opts.AcceptOnUpgrade = true
-	default:
-		return usagef("--accept-on %q is not supported: use echo or upgrade", a)
+// harnessRun is `mtlskit harness run`, in phases: read the flags, set up
+// the external subjects, run (waiting for a started or targeted server
+// to be ready), write the report. Exit 0 when nothing failed and nothing
+// was inconclusive (unless --allow-inconclusive), 1 otherwise, 2 for a
+// usage error, 3 when the run never reached its subject (exitRunError).
+func harnessRun(c *cli.Context) error {
+	set, err := runFlags(c)
+	if err != nil {
+		return err
 	}
 	// SIGINT or SIGTERM cancels the run: the server command's and the
 	// client commands' process groups are killed on the way out.
@@ -197,47 +170,30 @@ func harnessRun(c *cli.Context) error {
 	}
 	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	ext, err := externalSubjects(ctx, c, controls, names, &scenarios)
+	ext, err := externalSubjects(ctx, c, set.controls, set.names, &set.scenarios)
 	if err != nil {
 		return err
 	}
 	defer ext.cleanup()
-	opts.Materials = ext.materials
+	set.opts.Materials = ext.materials
 	if ext.server != nil {
-		opts.Server = ext.server
+		set.opts.Server = ext.server
+		set.opts.ReadyTimeout = c.Duration("start-timeout")
 	}
 	if ext.client != nil {
-		opts.Client = ext.client
+		set.opts.Client = ext.client
 	}
-	// Progress (encounters done / total) on stderr, only on a terminal and
-	// only once the run has taken more than a second.
-	total := len(scenarios)
-	if controls {
-		total = 0
-		for _, k := range harness.NegativeControls() {
-			total += len(k.Scenarios)
-		}
-	}
-	var prog *progressLine
-	if isTerminal(stderr) {
-		prog = startProgress(stderr, total, time.Second)
-		opts.Progress = func(done, total int, _ harness.Result) { prog.set(done, total) }
-	}
-	var rep *harness.Report
-	if controls {
-		rep, err = harness.RunNegativeControls(ctx, opts)
-	} else {
-		rep, err = harness.Run(ctx, scenarios, opts)
-	}
-	if prog != nil {
-		prog.stop()
-	}
-	if err != nil {
-		return failf("harness run: %v", err)
-	}
+	rep, err := runMatrix(ctx, c, set)
 	if ctx.Err() != nil {
 		ext.cleanup()
 		return failf("harness run: interrupted; the subject's processes were stopped and no report was written")
+	}
+	var notReady *harness.NotReadyError
+	if errors.As(err, &notReady) {
+		return notReadyError(c, set.format, notReady, ext)
+	}
+	if err != nil {
+		return failf("harness run: %v", err)
 	}
 	if ext.process != nil {
 		if ext.process.Exited() {
@@ -248,9 +204,101 @@ func harnessRun(c *cli.Context) error {
 		}
 		ext.process = nil
 	}
+	if err := writeRunReport(c, set.format, rep); err != nil {
+		return err
+	}
+	for _, e := range rep.SubjectErrors {
+		fmt.Fprintf(c.App.ErrWriter, "mtlskit: subject error: %s\n", e)
+	}
+	if !rep.OK() {
+		return silentFailure
+	}
+	return nil
+}
 
+// runFlags reads harness run's own flags (the subjects' are
+// externalSubjects').
+func runFlags(c *cli.Context) (runSettings, error) {
+	var set runSettings
+	if c.NArg() > 0 {
+		return set, usagef("harness run takes no arguments, got %q: name scenarios with --scenario NAME", c.Args().First())
+	}
+	set.format = c.String("format")
+	if c.Bool("json") {
+		if c.IsSet("format") && set.format != "json" {
+			return set, usagef("--json and --format %s contradict each other: pick one", set.format)
+		}
+		set.format = "json"
+	}
+	switch set.format {
+	case "table", "json", "junit", "html":
+	default:
+		return set, usagef("--format %q is not supported: use table, json, junit or html", set.format)
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		return set, usagef("--timeout %s is not positive: use a duration such as 5s", timeout)
+	}
+	var version uint16
+	switch v := c.String("tls-version"); v {
+	case "":
+	case "1.2":
+		version = tls.VersionTLS12
+	case "1.3":
+		version = tls.VersionTLS13
+	default:
+		return set, usagef("--tls-version %q is not supported: use 1.2 or 1.3", v)
+	}
+	set.names = c.StringSlice("scenario")
+	set.controls = c.Bool("negative-controls")
+	if set.controls && len(set.names) > 0 {
+		return set, usagef("--negative-controls runs fixed scenarios: drop --scenario")
+	}
+	var err error
+	if set.scenarios, err = harness.Lookup(set.names...); err != nil {
+		return set, usagef("--scenario: %v", err)
+	}
+	set.opts = harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls"),
+		AllowInconclusive: c.Bool("allow-inconclusive"), NoTLS12Rerun: c.Bool("no-tls12-rerun")}
+	switch a := c.String("accept-on"); a {
+	case "echo":
+	case "upgrade":
+		set.opts.AcceptOnUpgrade = true
+	default:
+		return set, usagef("--accept-on %q is not supported: use echo or upgrade", a)
+	}
+	return set, nil
+}
+
+// runMatrix runs the scenarios (or the negative controls), with progress
+// (encounters done / total) on stderr, only on a terminal and only once
+// the run has taken more than a second.
+func runMatrix(ctx context.Context, c *cli.Context, set runSettings) (*harness.Report, error) {
+	total := len(set.scenarios)
+	if set.controls {
+		total = 0
+		for _, k := range harness.NegativeControls() {
+			total += len(k.Scenarios)
+		}
+	}
+	var prog *progressLine
+	if stderr := c.App.ErrWriter; isTerminal(stderr) {
+		prog = startProgress(stderr, total, time.Second)
+		set.opts.Progress = func(done, total int, _ harness.Result) { prog.set(done, total) }
+		defer prog.stop()
+	}
+	if set.controls {
+		return harness.RunNegativeControls(ctx, set.opts)
+	}
+	return harness.Run(ctx, set.scenarios, set.opts)
+}
+
+// writeRunReport writes the report in its format, to stdout or --out,
+// and the --keep directory.
+func writeRunReport(c *cli.Context, format string, rep *harness.Report) error {
 	var buf bytes.Buffer
 	toStdout := c.String("out") == ""
+	var err error
 	switch format {
 	case "json":
 		err = report.WriteJSON(&buf, rep)
@@ -282,13 +330,7 @@ func harnessRun(c *cli.Context) error {
 		if err := report.WriteKeep(dir, rep); err != nil {
 			return failf("--keep %s: %v: choose a writable directory", dir, err)
 		}
-		fmt.Fprintf(stderr, "kept each scenario's certificates and repro.sh in %s\n", dir)
-	}
-	for _, e := range rep.SubjectErrors {
-		fmt.Fprintf(stderr, "mtlskit: subject error: %s\n", e)
-	}
-	if !rep.OK() {
-		return silentFailure
+		fmt.Fprintf(c.App.ErrWriter, "kept each scenario's certificates and repro.sh in %s\n", dir)
 	}
 	return nil
 }
@@ -303,11 +345,7 @@ func summary(rep *harness.Report) string {
 		}
 		return fmt.Sprintf("%d of %d negative controls caught", n, len(rep.Controls))
 	}
-	inconclusive := ""
-	if n := rep.Inconclusive(); n > 0 {
-		inconclusive = fmt.Sprintf(" (%d inconclusive)", n)
-	}
-	return fmt.Sprintf("%d of %d scenarios passed%s in %s", rep.Passed(), len(rep.Results), inconclusive, rep.Duration.Round(time.Millisecond))
+	return report.Counts(rep) + " in " + rep.Duration.Round(time.Millisecond).String()
 }
 
 // progressLine shows "done/total" on a terminal, redrawn in place, once

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
 	"github.com/mtlskit/mtlskit/pki"
@@ -22,6 +23,7 @@ type external struct {
 	client    harness.ClientSubject
 	process   *harness.ServerProcess
 	scratch   string
+	started   time.Time
 }
 
 func (e *external) cleanup() {
@@ -71,7 +73,7 @@ func storeMaterials(c *cli.Context, dir string) (*harness.Materials, error) {
 // keeps the scenarios of the sides they judge, and starts a server
 // command.
 func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names []string, scenarios *[]harness.Scenario) (*external, error) {
-	e := &external{}
+	e := &external{started: time.Now()}
 	target, pkiDir := c.String("target"), c.String("pki")
 	serverCmd, clientCmd := c.String("server-cmd"), c.String("client-cmd")
 	if target == "" && pkiDir == "" && serverCmd == "" && clientCmd == "" {

@@ -125,7 +125,7 @@ func TestNginxVerifyClientOnRefusesEveryBadClientWith400(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, r.stderr)
 	}
 	checkRows(t, rows, map[string]want{
-		"valid-client": accepted, "client-via-intermediate": accepted, "large-message": accepted,
+		"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 		"no-client-cert": http400, "wrong-ca-client": http400, "self-signed-client": http400,
 		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400,
 	})
@@ -153,7 +153,7 @@ func TestNginxVerifyClientOptionalIsCaught(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	checkRows(t, rows, map[string]want{
-		"valid-client": accepted, "client-via-intermediate": accepted, "large-message": accepted,
+		"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 		"no-client-cert":  wronglyOK, // optional lets a client without a certificate through
 		"wrong-ca-client": http400, "self-signed-client": http400,
 		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400,
@@ -168,7 +168,7 @@ func TestNginxVerifyClientOptionalNoCAIsCaught(t *testing.T) {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	checkRows(t, rows, map[string]want{
-		"valid-client": accepted, "client-via-intermediate": accepted, "large-message": accepted,
+		"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 		// optional_no_ca passes any issuer: no cert, an unrelated CA, self-signed
 		"no-client-cert": wronglyOK, "wrong-ca-client": wronglyOK, "self-signed-client": wronglyOK,
 		// but still checks dates and purpose of what it can chain
@@ -194,7 +194,7 @@ func TestPythonServerRefusesBadClientsInTLS(t *testing.T) {
 			// with no session ticket. Both are the server refusing in TLS.
 			refused := want{outcome: "rejected-tls", reason: "handshake-aborted", pass: true}
 			checkRows(t, rows, map[string]want{
-				"valid-client": accepted, "client-via-intermediate": accepted, "large-message": accepted,
+				"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 				"no-client-cert": refused, "wrong-ca-client": refused, "self-signed-client": refused,
 				"expired-client": refused, "not-yet-valid-client": refused, "server-eku-as-client": refused,
 			})
@@ -401,7 +401,7 @@ func TestHarnessTargetWithStoreLeavesTheStoreUntouched(t *testing.T) {
 	before := treeHashes(t, store)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	r := mtlskit(t, dir, env, "harness", "run", "--pki", store, "--target", "wss://localhost:"+port+"/echo")
-	if r.code != 0 || !strings.Contains(r.stdout, "9 of 9 scenarios passed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "10 of 10 scenarios passed") {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	after := treeHashes(t, store)

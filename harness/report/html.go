@@ -61,7 +61,7 @@ type htmlGroup struct {
 type htmlRow struct {
 	ID                                  string
 	Scenario, Side, Expected, Outcome   string
-	Description, Reason, Mismatch, Mark string
+	Description, Reason, Mismatch, Above, Mark string
 	// Class is pass, fail or skip.
 	Class    string
 	Open     bool
@@ -124,13 +124,9 @@ func htmlRunOf(id string, rep *harness.Report) htmlRun {
 		return run
 	}
 	run.Title = "server: " + rep.ServerSubject + " · client: " + rep.ClientSubject
-	failed := len(rep.Results) - rep.Passed() - rep.Inconclusive()
-	run.Summary = fmt.Sprintf("%d of %d scenarios passed, %d failed", rep.Passed(), len(rep.Results), failed)
-	if n := rep.Inconclusive(); n > 0 {
-		run.Summary += fmt.Sprintf(", %d inconclusive", n)
-	}
-	if n := rep.Skipped(); n > 0 {
-		run.Summary += fmt.Sprintf(", %d skipped", n)
+	run.Summary = Counts(rep)
+	if rep.RunError != "" {
+		run.Summary += ": " + rep.RunError
 	}
 	for _, side := range []harness.Side{harness.ServerSide, harness.ClientSide} {
 		g := htmlGroup{Title: string(side) + "-side scenarios", Note: "judge the " + string(side)}
@@ -164,7 +160,7 @@ func htmlRowOf(id string, r harness.Result) htmlRow {
 	row := htmlRow{
 		ID: id, Scenario: r.Scenario.Name, Side: string(r.Scenario.Side), Expected: string(r.Scenario.Expect),
 		Outcome: string(r.Outcome), Description: r.Scenario.Description, Reason: plainReason(r),
-		Mismatch: r.Mismatch, Duration: r.Duration.Round(time.Millisecond / 10).String(),
+		Mismatch: r.Mismatch, Above: r.Above, Duration: r.Duration.Round(time.Millisecond / 10).String(),
 	}
 	row.Mark, row.Scenario = string(MarkOf(r)), NameOf(r)
 	row.Class, row.Open = markClass[MarkOf(r)], !r.Pass
@@ -401,6 +397,7 @@ body.only-failures details.result:not(.fail), body.only-failures .group.ok { dis
     <div class="evidence">
       <p>{{.Description}} · {{.Duration}}</p>
       {{if .Mismatch}}<p class="why">why: {{.Mismatch}}</p>{{end}}
+      {{if .Above}}<p class="why">above: {{.Above}}</p>{{end}}
       <table class="layers">
       {{range .Layers}}<tr><td class="layer">{{.Name}}</td><td class="status st-{{.Status}}">{{.Status}}</td><td>{{.Detail}}{{if .Error}} <span class="err">{{.Error}}</span>{{end}}<br>{{range .Facts}}<span class="fact">{{.}}</span>{{end}}</td></tr>
       {{end}}{{if .Server}}<tr><td class="layer">server</td><td class="status">saw</td><td>{{range $i, $l := .Server}}{{if $i}}<br>{{end}}{{$l}}{{end}}</td></tr>{{end}}

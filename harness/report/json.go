@@ -18,12 +18,20 @@ type resultJSON struct {
 	Expected    harness.Expectation `json:"expected"`
 	Description string              `json:"description"`
 	Pass        bool                `json:"pass"`
-	// Inconclusive: would have passed, but the side's control failed.
+	// Mark is the result's word in every format: PASS, FAIL, SKIP or
+	// INCONCLUSIVE.
+	Mark Mark `json:"mark"`
+	// Inconclusive: what was seen cannot tell pass from fail.
 	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Control: added by the run as the control of the selected rejects.
 	Control    bool    `json:"control,omitempty"`
 	Mismatch   string  `json:"mismatch,omitempty"`
-	DurationMS float64 `json:"duration_ms"`
+	// Above: what broke above the layer the scenario judged.
+	Above string `json:"above,omitempty"`
+	// TLS13Observation: the ambiguous TLS 1.3 encounter a TLS 1.2
+	// re-run decided (the verdict's fields are the TLS 1.2 one's).
+	TLS13Observation *harness.Verdict `json:"tls13_observation,omitempty"`
+	DurationMS       float64          `json:"duration_ms"`
 	harness.Verdict
 }
 
@@ -53,6 +61,12 @@ type reportJSON struct {
 	// SubjectErrors are failures of an external subject outside any
 	// scenario (a server command that hung on shutdown).
 	SubjectErrors []string `json:"subject_errors,omitempty"`
+	// RunError says why the run never reached its subject: then there
+	// are no results.
+	RunError string `json:"run_error,omitempty"`
+	// ReadyMS is how long the server took to become ready, when the run
+	// waited for it.
+	ReadyMS float64 `json:"ready_ms,omitempty"`
 }
 
 type summaryJSON struct {
@@ -61,8 +75,12 @@ type summaryJSON struct {
 	Failed int `json:"failed"`
 	// Inconclusive counts results that would have passed but whose
 	// side's control failed; they are not in Passed nor in Failed.
-	Inconclusive int  `json:"inconclusive,omitempty"`
-	OK           bool `json:"ok"`
+	Inconclusive int `json:"inconclusive,omitempty"`
+	// Skipped counts scenarios that could not be set up; they are not
+	// in Passed.
+	Skipped   int  `json:"skipped,omitempty"`
+	RunErrors int  `json:"run_errors,omitempty"`
+	OK        bool `json:"ok"`
 	// Controls counts, for a negative-control run.
 	Controls int `json:"controls,omitempty"`
 	Caught   int `json:"caught,omitempty"`
@@ -71,8 +89,8 @@ type summaryJSON struct {
 func toJSON(r harness.Result) resultJSON {
 	return resultJSON{
 		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect,
-		Description: r.Scenario.Description, Pass: r.Pass, Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
-		DurationMS: millis(r.Duration), Verdict: r.Verdict,
+		Description: r.Scenario.Description, Pass: r.Pass, Mark: MarkOf(r), Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
+		Above: r.Above, TLS13Observation: r.TLS13, DurationMS: millis(r.Duration), Verdict: r.Verdict,
 	}
 }
 
@@ -84,8 +102,11 @@ func WriteJSON(w io.Writer, rep *harness.Report) error {
 		StartedAt:  rep.Started.UTC().Format(time.RFC3339Nano),
 		DurationMS: millis(rep.Duration), TimeoutMS: millis(rep.Timeout),
 		TLSVersion: harness.TLSVersionName(rep.TLSVersion), ServerSubject: rep.ServerSubject, ClientSubject: rep.ClientSubject,
-		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: len(rep.Results) - rep.Passed() - rep.Inconclusive(), Inconclusive: rep.Inconclusive(), OK: rep.OK()},
-		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors,
+		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: rep.Failed(), Inconclusive: rep.Inconclusive(), Skipped: rep.Skipped(), OK: rep.OK()},
+		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors, RunError: rep.RunError, ReadyMS: millis(rep.Ready),
+	}
+	if rep.RunError != "" {
+		out.Summary.RunErrors = 1
 	}
 	for _, r := range rep.Results {
 		out.Results = append(out.Results, toJSON(r))

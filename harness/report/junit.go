@@ -17,6 +17,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -26,6 +27,7 @@ type junitSuite struct {
 	Tests     int         `xml:"tests,attr"`
 	Failures  int         `xml:"failures,attr"`
 	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
 	Time      string      `xml:"time,attr"`
 	Timestamp string      `xml:"timestamp,attr"`
 	Cases     []junitCase `xml:"testcase"`
@@ -37,6 +39,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Error     *junitFailure `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -44,6 +47,10 @@ type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
 	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
@@ -56,8 +63,18 @@ func WriteJUnit(w io.Writer, rep *harness.Report) error {
 	add := func(name, class string, r harness.Result, failed bool, msg string) {
 		var ev strings.Builder
 		fmt.Fprintf(&ev, "expected %s, observed %s\n%s\n", r.Scenario.Expect, r.Outcome, plainReason(r))
+		if r.Above != "" {
+			fmt.Fprintf(&ev, "above: %s\n", r.Above)
+		}
 		writeEvidence(&ev, r)
 		c := junitCase{Name: name, Classname: class, Time: seconds(r.Duration), SystemOut: ev.String()}
+		if r.Outcome == harness.Skipped {
+			c.Skipped = &junitSkipped{Message: r.Reason.Text}
+			suite.Skipped++
+			suite.Tests++
+			suite.Cases = append(suite.Cases, c)
+			return
+		}
 		if failed && r.Inconclusive && rep.Kind != harness.KindControls {
 			// Neither a pass nor a failure of the subject: an error.
 			c.Error = &junitFailure{Message: msg, Type: "inconclusive", Body: ev.String()}
@@ -68,6 +85,14 @@ func WriteJUnit(w io.Writer, rep *harness.Report) error {
 		}
 		suite.Tests++
 		suite.Cases = append(suite.Cases, c)
+	}
+	if rep.RunError != "" {
+		// No scenario ran: one error case says why, so a CI reader sees
+		// a red run with its cause rather than an empty suite.
+		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: "mtlskit.harness.run",
+			Error: &junitFailure{Message: rep.RunError, Type: "run-error", Body: rep.RunError}})
+		suite.Tests++
+		suite.Errors++
 	}
 	if rep.Kind == harness.KindControls {
 		suite.Name = "mtlskit harness negative controls"
@@ -81,7 +106,7 @@ func WriteJUnit(w io.Writer, rep *harness.Report) error {
 			add(NameOf(r), "mtlskit.harness."+string(r.Scenario.Side)+"-side", r, !r.Pass, r.Mismatch)
 		}
 	}
-	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
+	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package report
 
-import "github.com/mtlskit/mtlskit/harness"
+import (
+	"fmt"
+
+	"github.com/mtlskit/mtlskit/harness"
+)
 
 // Mark is a result's word in every format: PASS, FAIL, SKIP or
 // INCONCLUSIVE.
@@ -37,4 +41,21 @@ func NameOf(r harness.Result) string {
 		return r.Scenario.Name + " (control)"
 	}
 	return r.Scenario.Name
+}
+
+// Counts is the tally every writer prints: "9 of 11 scenarios passed, 1
+// failed, 1 inconclusive, 1 skipped" (the inconclusive and skipped parts
+// only when there are any). A skipped scenario is not a pass.
+func Counts(rep *harness.Report) string {
+	if rep.RunError != "" {
+		return "run error: no scenario ran"
+	}
+	s := fmt.Sprintf("%d of %d scenarios passed, %d failed", rep.Passed(), len(rep.Results), rep.Failed())
+	if n := rep.Inconclusive(); n > 0 {
+		s += fmt.Sprintf(", %d inconclusive", n)
+	}
+	if n := rep.Skipped(); n > 0 {
+		s += fmt.Sprintf(", %d skipped", n)
+	}
+	return s
 }

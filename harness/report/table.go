@@ -102,6 +102,9 @@ func WriteTable(w io.Writer, rep *harness.Report, opt TableOptions) error {
 		if !r.good && r.res.Mismatch != "" && rep.Kind != harness.KindControls {
 			fmt.Fprintf(&b, "    why: %s\n", r.res.Mismatch)
 		}
+		if r.res.Above != "" && rep.Kind != harness.KindControls {
+			fmt.Fprintf(&b, "    above: %s\n", r.res.Above)
+		}
 		if opt.Verbose {
 			writeEvidence(&b, r.res)
 		}
@@ -118,13 +121,9 @@ func WriteTable(w io.Writer, rep *harness.Report, opt TableOptions) error {
 		fmt.Fprintf(&b, "%d of %d negative controls caught (%d encounters) in %s, timeout %s, TLS %s\n",
 			n, len(rep.Controls), len(rep.Results), rep.Duration.Round(time.Millisecond), rep.Timeout, harness.TLSVersionName(rep.TLSVersion))
 	} else {
-		inconclusive := ""
-		if n := rep.Inconclusive(); n > 0 {
-			inconclusive = fmt.Sprintf(", %d inconclusive", n)
-		}
-		fmt.Fprintf(&b, "%d of %d scenarios passed, %d failed%s, in %s (server: %s, client: %s, timeout %s, TLS %s)\n",
-			rep.Passed(), len(rep.Results), len(rep.Results)-rep.Passed()-rep.Inconclusive(), inconclusive, rep.Duration.Round(time.Millisecond),
-			rep.ServerSubject, rep.ClientSubject, rep.Timeout, harness.TLSVersionName(rep.TLSVersion))
+		fmt.Fprintf(&b, "%s, in %s (server: %s, client: %s, timeout %s, TLS %s%s)\n",
+			Counts(rep), rep.Duration.Round(time.Millisecond),
+			rep.ServerSubject, rep.ClientSubject, rep.Timeout, harness.TLSVersionName(rep.TLSVersion), readyNote(rep))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -164,4 +163,13 @@ func writeEvidence(b *strings.Builder, r harness.Result) {
 		}
 		fmt.Fprintf(b, "; ws handler=%v echoed=%d\n", s.WS.HandlerRan, s.WS.Echoed)
 	}
+}
+
+// readyNote says how long the server took to become ready, when the run
+// waited for it.
+func readyNote(rep *harness.Report) string {
+	if rep.ReadyTries == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", ready after %s and %d encounter(s)", rep.Ready.Round(time.Millisecond), rep.ReadyTries)
 }
