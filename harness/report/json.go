@@ -24,8 +24,8 @@ type resultJSON struct {
 	// Inconclusive: what was seen cannot tell pass from fail.
 	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Control: added by the run as the control of the selected rejects.
-	Control    bool    `json:"control,omitempty"`
-	Mismatch   string  `json:"mismatch,omitempty"`
+	Control  bool   `json:"control,omitempty"`
+	Mismatch string `json:"mismatch,omitempty"`
 	// Above: what broke above the layer the scenario judged.
 	Above string `json:"above,omitempty"`
 	// TLS13Observation: the ambiguous TLS 1.3 encounter a TLS 1.2
