@@ -320,9 +320,13 @@ func (r *clientRun) answered(resp *http.Response) bool {
 	} else if L.HTTP.BodyPrefix != "" {
 		why.Text += fmt.Sprintf(": %q", L.HTTP.BodyPrefix)
 	}
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		why.Text += ", after a completed TLS handshake"
+	L.HTTP.Detail = why.Text
+	if resp.StatusCode/100 != 4 {
+		// A 5xx (a proxy whose backend is down) or any other status is
+		// the server failing, not refusing anyone.
+		return r.end(LayerHTTP, RejectedHTTP, "", why)
 	}
+	why.Text += ", after a completed TLS handshake"
 	L.HTTP.Detail = why.Text
 	return r.end(LayerHTTP, RejectedHTTP, PartyServer, why)
 }

@@ -112,9 +112,9 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 			t.Fatalf("server observation %+v", r.Server.HTTP)
 		}
 	})
-	t.Run("a 500 is rejected-http 500 with the body", func(t *testing.T) {
+	t.Run("a 500 is rejected-http 500 with the body, refused by nobody: the server failed", func(t *testing.T) {
 		r := one("status-500-server")
-		if r.Outcome != RejectedHTTP || r.RefusedBy != PartyServer || r.Reason.ID != ReasonHTTPStatus || r.Layers.HTTP.StatusCode != 500 {
+		if r.Outcome != RejectedHTTP || r.RefusedBy != "" || r.Reason.ID != ReasonHTTPStatus || r.Layers.HTTP.StatusCode != 500 {
 			t.Fatalf("%s by %q /%s http %d", r.Outcome, r.RefusedBy, r.Reason.ID, r.Layers.HTTP.StatusCode)
 		}
 		if r.Layers.HTTP.BodyPrefix == "" || r.Server.HTTP.StatusSent != 500 {

@@ -17,7 +17,8 @@ const (
 	// says which, Verdict.Reason why).
 	RejectedTLS Outcome = "rejected-tls"
 	// RejectedHTTP: TLS succeeded and the server answered the upgrade
-	// request with a status other than 101.
+	// request with a status other than 101. For a 4xx RefusedBy is the
+	// server; a 5xx is the server failing, refused by nobody.
 	RejectedHTTP Outcome = "rejected-http"
 	// NoUpgrade: TLS succeeded but no HTTP answer to the upgrade came
 	// before the timeout or before the connection closed, or the answer
