@@ -139,7 +139,7 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 	var out []Entry
 	err := s.withLock(func(idx index, idxErr error) error {
 		if s.HasCA() && !opts.Force {
-			return fmt.Errorf("%s already holds a CA: use it, pick another --dir, or pass --force to replace it (certificates it issued will no longer verify)", s.Dir)
+			return &CAExistsError{Dir: s.Dir}
 		}
 		root, inter, err := newCA(opts)
 		if err != nil {
@@ -211,8 +211,7 @@ func newCA(opts InitOptions) (root, inter *Issued, err error) {
 		// but 30 days, or half of it for a root under two months.
 		opts.IntermediateValidity = max(rootLife/2, rootLife-30*Day).Truncate(time.Hour)
 	case opts.IntermediateValidity >= rootLife:
-		return nil, nil, fmt.Errorf("intermediate validity %s would outlive the root (%s): use --intermediate-validity %s or less",
-			FormatValidity(opts.IntermediateValidity), FormatValidity(rootLife.Round(Day)), FormatValidity((rootLife - Day).Truncate(Day)))
+		return nil, nil, &IntermediateValidityError{Validity: opts.IntermediateValidity, RootLife: rootLife}
 	}
 	ri, _ := root.Issuer()
 	inter, err = ri.Issue(Request{
@@ -327,11 +326,20 @@ func encodeKey(i *Issued, passphrase []byte) ([]byte, error) {
 	return EncodeKeyPEM(i.Key)
 }
 
+// errNoCA says why a store without root certificate has no CA: its path
+// is a file (ErrStoreNotDir), or it holds none (ErrNoCA).
+func (s *Store) errNoCA() error {
+	if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
+		return detailf(ErrStoreNotDir, "store %s is a file, not a directory", s.Dir)
+	}
+	return fmt.Errorf("%w at %s", ErrNoCA, s.Dir)
+}
+
 // Root reads the store's root certificate.
 func (s *Store) Root() (*x509.Certificate, error) {
 	data, err := os.ReadFile(s.RootCertPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+		return nil, s.errNoCA()
 	}
 	if err != nil {
 		return nil, err
@@ -369,12 +377,13 @@ func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
-		return nil, fmt.Errorf("CA key %s cannot be read (%v): restore it or run `mtlskit ca init --force`", keyPath, err)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrCAKeyUnreadable, cause: err,
+			msg: fmt.Sprintf("CA key %s cannot be read (%v)", keyPath, err)}
 	}
 	var passphrase []byte
 	if IsEncryptedKeyPEM(keyPEM) {
 		if pass == nil {
-			return nil, fmt.Errorf("CA key %s is encrypted: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+			return nil, &CAKeyError{Path: keyPath, Err: ErrPassphraseNeeded, msg: fmt.Sprintf("CA key %s is encrypted", keyPath)}
 		}
 		if passphrase, err = pass(); err != nil {
 			return nil, err
@@ -383,9 +392,9 @@ func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
 	key, err := ParseKey(keyPEM, passphrase)
 	switch {
 	case errors.Is(err, ErrWrongPassphrase):
-		return nil, fmt.Errorf("CA key %s: wrong passphrase: check $MTLSKIT_CA_PASSPHRASE or --passphrase-file", keyPath)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrWrongPassphrase, msg: fmt.Sprintf("CA key %s: wrong passphrase", keyPath)}
 	case errors.Is(err, ErrPassphraseNeeded):
-		return nil, fmt.Errorf("CA key %s is encrypted and the passphrase is empty: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrPassphraseNeeded, msg: fmt.Sprintf("CA key %s is encrypted and the passphrase is empty", keyPath)}
 	case err != nil:
 		return nil, fmt.Errorf("CA key %s: %v", keyPath, err)
 	}
@@ -403,11 +412,11 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
 func CheckName(name string) error {
 	switch {
 	case name == "":
-		return errors.New("the certificate name is empty: pass --name")
+		return ErrNameEmpty
 	case len(name) > maxNameLength:
-		return fmt.Errorf("name %.20q... is %d characters long, over the limit of %d: pass a shorter --name", name, len(name), maxNameLength)
+		return detailf(ErrNameTooLong, "name %.20q... is %d characters long, over the limit of %d", name, len(name), maxNameLength)
 	case !nameRE.MatchString(name) || strings.Contains(name, ".."):
-		return fmt.Errorf("name %q may hold only letters, digits and . _ @ - (not first): pass --name with such a name", name)
+		return detailf(ErrNameInvalid, "name %q may hold only letters, digits and . _ @ - (not first)", name)
 	}
 	return nil
 }
@@ -578,10 +587,7 @@ func (s *Store) checkBatch(items []pending) error {
 		seen[it.name] = true
 	}
 	if !s.HasCA() {
-		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
-			return fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
-		}
-		return fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+		return s.errNoCA()
 	}
 	return nil
 }
@@ -594,11 +600,11 @@ func (s *Store) checkTaken(idx index, items []pending, force bool) ([]bool, erro
 		_, statErr := os.Stat(s.path(issuedDir, it.name))
 		exists[i] = statErr == nil
 		if prev := idx.find(it.name); (prev != nil || exists[i]) && !force {
-			when := ""
+			taken := &NameTakenError{Name: it.name}
 			if prev != nil {
-				when = " (issued " + prev.Created.Format(time.DateOnly) + ")"
+				taken.Issued = prev.Created
 			}
-			return nil, fmt.Errorf("name %q is taken%s: pick another with --name, or pass --force to replace it", it.name, when)
+			return nil, taken
 		}
 	}
 	return exists, nil
@@ -822,10 +828,7 @@ func (s *Store) writeIndex(idx index) error {
 func (s *Store) List() ([]Entry, error) {
 	s.settle()
 	if !s.HasCA() {
-		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
-			return nil, fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
-		}
-		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+		return nil, s.errNoCA()
 	}
 	idx, err := s.readIndex()
 	if err != nil {
@@ -859,7 +862,7 @@ func (s *Store) Get(name string) (*Entry, error) {
 	}
 	e := idx.find(name)
 	if e == nil {
-		return nil, fmt.Errorf("no certificate named %q in %s: see `mtlskit list`", name, s.Dir)
+		return nil, detailf(ErrNotFound, "no certificate named %q in %s", name, s.Dir)
 	}
 	return e, nil
 }
