@@ -1,6 +1,6 @@
 module github.com/mtlskit/mtlskit
 
-go 1.26.8
+go 1.25.0
 
 require github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78
 
@@ -16,8 +16,8 @@ require (
 	github.com/zmap/zlint/v3 v3.7.3
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/net v0.58.0
-	golang.org/x/sys v0.50.0
-	golang.org/x/term v0.48.0
+	golang.org/x/sys v0.47.0
+	golang.org/x/term v0.45.0
 	golang.org/x/text v0.41.0 // indirect
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
