@@ -12,4 +12,11 @@
 // malformed SAN. The conformance harness needs some of those broken
 // certificates on purpose; it asks for them through options whose names
 // start with Unsafe.
+//
+// A refusal is an error to test with errors.Is or errors.As
+// (ErrServerNeedsSAN, ErrNoCA, *NameTakenError, *CAKeyError, ...; see
+// errors.go). Its message names the input and the problem, not what to
+// type about it: the flags to pass are for the command line to add, as
+// cmd/mtlskit does. The Fix of a Check is the exception: a diagnosis
+// says which command repairs what it found.
 package pki

@@ -176,17 +176,8 @@ func (iss *Issuer) certify(req Request, pub crypto.PublicKey, now time.Time) (*x
 		}
 	}
 	if tmpl.NotAfter.After(iss.Cert.NotAfter) && !req.UnsafeAllowOutliveIssuer {
-		room := iss.Cert.NotAfter.Sub(now)
-		hint := "the issuer has expired: renew the CA first"
-		if room > 0 {
-			hint = fmt.Sprintf("use --validity %s or less", FormatValidity(room.Truncate(Day)))
-			if room < Day {
-				hint = fmt.Sprintf("use --validity %s or less, or renew the CA", room.Truncate(time.Hour))
-			}
-		}
-		return nil, fmt.Errorf("validity %s would end on %s, after issuer %q expires on %s: %s",
-			FormatValidity(req.validity()), tmpl.NotAfter.Format(time.DateOnly),
-			iss.Cert.Subject.CommonName, iss.Cert.NotAfter.Format(time.DateOnly), hint)
+		return nil, &OutlivesIssuerError{Validity: req.validity(), NotAfter: tmpl.NotAfter,
+			Issuer: iss.Cert.Subject.CommonName, IssuerNotAfter: iss.Cert.NotAfter, Remaining: iss.Cert.NotAfter.Sub(now)}
 	}
 	return sign(tmpl, iss.Cert, pub, iss.Key)
 }
@@ -259,19 +250,14 @@ func template(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certifica
 			t.PermittedIPRanges = req.PermittedIPs
 		}
 	case KindServer, KindClient:
-		if req.Kind == KindServer && req.SANs.Empty() && !req.UnsafeAllowMissingSAN {
-			return nil, errors.New("a server certificate needs at least one SAN (verifiers ignore the Common Name): add --san localhost,127.0.0.1 or the names clients dial")
+		if err := req.CheckSubject(); err != nil {
+			return nil, err
 		}
 		if cn == "" {
-			if names := req.SANs.Strings(); len(names) > 0 {
-				cn = names[0]
-			}
-		}
-		if cn == "" {
-			return nil, fmt.Errorf("a %s certificate needs a Common Name or a SAN: add --cn NAME", req.Kind)
+			cn = req.SANs.Strings()[0]
 		}
 		if len(cn) > 64 {
-			return nil, fmt.Errorf("common name %.20q... is %d characters long, over the limit of 64: use a shorter --cn", cn, len(cn))
+			return nil, detailf(ErrCommonNameTooLong, "common name %.20q... is %d characters long, over the limit of 64", cn, len(cn))
 		}
 		t.Subject = pkix.Name{CommonName: cn}
 		if req.Organization != "" {

@@ -223,11 +223,13 @@ func TestIssueRefuses(t *testing.T) {
 		iss  *Issuer
 		req  Request
 		want []string
+		is   error         // errors.Is target, when the error is a sentinel
+		left time.Duration // with an *OutlivesIssuerError: the issuer's time left, in days (in hours under a day)
 	}{
 		{
 			name: "leaf outliving its root",
 			iss:  iss, req: Request{Kind: KindServer, SANs: server, Validity: 60 * Day},
-			want: []string{"validity 60d", "after issuer", `"mtlskit Root CA"`, "expires", "use --validity 29d or less"},
+			want: []string{"validity 60d", "after issuer", `"mtlskit Root CA"`, "expires"}, left: 29 * Day,
 		},
 		{
 			name: "leaf with the default lifetime outliving its root",
@@ -237,7 +239,7 @@ func TestIssueRefuses(t *testing.T) {
 		{
 			name: "leaf outliving its intermediate",
 			iss:  interIss, req: Request{Kind: KindServer, SANs: server, Validity: 25 * Day},
-			want: []string{"after issuer", `"mtlskit Intermediate CA"`, "use --validity 19d or less"},
+			want: []string{"after issuer", `"mtlskit Intermediate CA"`}, left: 19 * Day,
 		},
 		{
 			name: "intermediate outliving its root",
@@ -247,7 +249,7 @@ func TestIssueRefuses(t *testing.T) {
 		{
 			name: "leaf outliving a root with under a day left",
 			iss:  shortIss, req: Request{Kind: KindServer, SANs: server, Validity: Day},
-			want: []string{"after issuer", "use --validity 11h0m0s or less, or renew the CA"},
+			want: []string{"after issuer"}, left: 11 * time.Hour,
 		},
 		{
 			name: "leaf of an expired root",
@@ -257,17 +259,17 @@ func TestIssueRefuses(t *testing.T) {
 		{
 			name: "server certificate without SAN",
 			iss:  iss, req: Request{Kind: KindServer, CommonName: "localhost", Validity: Day},
-			want: []string{"server certificate needs at least one SAN", "--san"},
+			want: []string{"server certificate needs at least one SAN"}, is: ErrServerNeedsSAN,
 		},
 		{
 			name: "client certificate without name",
 			iss:  iss, req: Request{Kind: KindClient, Validity: Day},
-			want: []string{"client certificate needs a Common Name or a SAN"},
+			want: []string{"client certificate needs a Common Name or a SAN"}, is: ErrNeedsName,
 		},
 		{
 			name: "common name over 64 characters",
 			iss:  iss, req: Request{Kind: KindClient, CommonName: strings.Repeat("a", 65), Validity: Day},
-			want: []string{"65 characters", "64"},
+			want: []string{"65 characters", "64"}, is: ErrCommonNameTooLong,
 		},
 		{
 			name: "root kind through Issue",
@@ -305,6 +307,21 @@ func TestIssueRefuses(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %q is not %q", err, tt.is)
+			}
+			if tt.left != 0 {
+				var oe *OutlivesIssuerError
+				unit := Day
+				if tt.left < Day {
+					unit = time.Hour
+				}
+				if !errors.As(err, &oe) {
+					t.Errorf("error %q is not an *OutlivesIssuerError", err)
+				} else if got := oe.Remaining.Truncate(unit); got != tt.left {
+					t.Errorf("issuer's time left %v (truncated to %v), want %v", oe.Remaining, unit, tt.left)
 				}
 			}
 		})

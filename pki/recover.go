@@ -25,23 +25,6 @@ const (
 	pendingName = ".tmp-pending"
 )
 
-// crashAt is $MTLSKIT_TEST_CRASH_AT, read once. TEST-ONLY: it names a
-// point between the write and rename steps of Init, Issue, IssueMany and
-// SignCSR (docs/store.md lists them) at which the process kills itself
-// with SIGKILL, so tests can prove a crash at any step leaves a usable
-// store. It has no other use; nothing sets it outside tests.
-var crashAt = os.Getenv("MTLSKIT_TEST_CRASH_AT")
-
-// crashPoint kills the process when point is the test-only crash point.
-func crashPoint(point string) {
-	if crashAt == "" || crashAt != point {
-		return
-	}
-	p, _ := os.FindProcess(os.Getpid())
-	_ = p.Kill() // SIGKILL on Unix: no deferred function runs
-	select {}
-}
-
 // recoverLocked repairs what a writer that died left behind; it runs
 // with the lock held, so no writer is live. A swap cut in half (the old
 // directory moved aside, the new one not in place) is rolled back; every
@@ -184,11 +167,12 @@ func certSum(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// The test-only crash points ($MTLSKIT_TEST_CRASH_AT), in the order a
-// writer passes them. Issue, IssueMany and SignCSR pass the issue-*
-// points (issue-aside only with --force over an existing name), Init
-// the init-* points; both pass locked and the atomic-* points of the
-// index update.
+// The test-only crash points, in the order a writer passes them. Issue,
+// IssueMany and SignCSR pass the issue-* points (issue-aside only with
+// --force over an existing name), Init the init-* points; both pass
+// locked and the atomic-* points of the index update. Only a build with
+// -tags mtlskit_crashtest stops at them (crash_on.go); in every other
+// build crashPoint is an empty function (crash_off.go).
 const (
 	crashLocked        = "locked"         // lock held, store repaired, nothing written
 	crashIssueTmpDir   = "issue-tmpdir"   // issued/.tmp-NAME-* created, empty
@@ -205,11 +189,3 @@ const (
 	crashInitSwapped   = "init-swapped"   // new ca/ in place, index not updated
 	crashInitIndexed   = "init-indexed"   // index written; old CA not yet removed
 )
-
-// CrashPoints lists the test-only crash points, for tests that drive the
-// binary. See crashAt.
-func CrashPoints() []string {
-	return []string{crashLocked, crashIssueTmpDir, crashIssueKey, crashIssueCert, crashIssueWritten,
-		crashIssueAside, crashIssueRenamed, crashAtomicWritten, crashAtomicRenamed, crashIssueIndexed,
-		crashInitWritten, crashInitAside, crashInitSwapped, crashInitIndexed}
-}

@@ -71,6 +71,25 @@ type Request struct {
 	UnsafeAllowOutsideNameConstraints bool
 }
 
+// CheckSubject reports whether a server or client request names its
+// subject as it must: ErrServerNeedsSAN for a server request without SAN
+// (unless UnsafeAllowMissingSAN), then ErrNeedsName for one with neither
+// a Common Name nor a SAN. Issue and SignCSR apply it; a caller can use
+// it to refuse a request before it opens a store or asks for a
+// passphrase. Other kinds pass.
+func (r Request) CheckSubject() error {
+	if r.Kind != KindServer && r.Kind != KindClient {
+		return nil
+	}
+	if r.Kind == KindServer && r.SANs.Empty() && !r.UnsafeAllowMissingSAN {
+		return ErrServerNeedsSAN
+	}
+	if r.CommonName == "" && r.SANs.Empty() {
+		return detailf(ErrNeedsName, "a %s certificate needs a Common Name or a SAN", r.Kind)
+	}
+	return nil
+}
+
 func (r Request) validity() time.Duration {
 	if r.Validity > 0 {
 		return r.Validity

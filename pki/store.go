@@ -139,45 +139,11 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 	var out []Entry
 	err := s.withLock(func(idx index, idxErr error) error {
 		if s.HasCA() && !opts.Force {
-			return fmt.Errorf("%s already holds a CA: use it, pick another --dir, or pass --force to replace it (certificates it issued will no longer verify)", s.Dir)
+			return &CAExistsError{Dir: s.Dir}
 		}
-		root, err := NewRootCA(Request{
-			CommonName:   opts.CommonName,
-			KeyType:      opts.KeyType,
-			Validity:     opts.Validity,
-			MaxPathLen:   boolInt(opts.Intermediate),
-			PermittedDNS: opts.PermittedDNS,
-			ExcludedDNS:  opts.ExcludedDNS,
-			PermittedIPs: opts.PermittedIPs,
-		})
+		root, inter, err := newCA(opts)
 		if err != nil {
 			return err
-		}
-		var inter *Issued
-		if opts.Intermediate {
-			rootLife := time.Until(root.Cert.NotAfter)
-			switch {
-			case opts.IntermediateValidity == 0 && DefaultIntermediateValidity >= rootLife:
-				// The default must fit inside a short-lived root: all of it
-				// but 30 days, or half of it for a root under two months.
-				opts.IntermediateValidity = max(rootLife/2, rootLife-30*Day).Truncate(time.Hour)
-			case opts.IntermediateValidity >= rootLife:
-				return fmt.Errorf("intermediate validity %s would outlive the root (%s): use --intermediate-validity %s or less",
-					FormatValidity(opts.IntermediateValidity), FormatValidity(rootLife.Round(Day)), FormatValidity((rootLife - Day).Truncate(Day)))
-			}
-			ri, _ := root.Issuer()
-			inter, err = ri.Issue(Request{
-				Kind:         KindIntermediate,
-				CommonName:   strings.TrimSuffix(root.Cert.Subject.CommonName, " Root CA") + " Intermediate CA",
-				KeyType:      opts.KeyType,
-				Validity:     opts.IntermediateValidity,
-				PermittedDNS: opts.PermittedDNS,
-				ExcludedDNS:  opts.ExcludedDNS,
-				PermittedIPs: opts.PermittedIPs,
-			})
-			if err != nil {
-				return err
-			}
 		}
 		if err := ensureDir(s.path(caDir)); err != nil {
 			return err
@@ -200,46 +166,129 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 			return err
 		}
 		crashPoint(crashInitWritten)
-		if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
-			return err
-		}
-		defer os.Remove(s.path(pendingName))
-		old := s.path(asidePrefix + caDir)
-		if err := os.Rename(s.path(caDir), old); err != nil {
-			return err
-		}
-		crashPoint(crashInitAside)
-		if err := os.Rename(tmp, s.path(caDir)); err != nil {
-			os.Rename(old, s.path(caDir))
-			return err
-		}
-		crashPoint(crashInitSwapped)
-		if err := syncDir(s.Dir); err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		out = append(out, entryFor("root", KindRoot, root.Cert, now, filepath.Join(caDir, rootCertFile), filepath.Join(caDir, rootKeyFile), ""))
-		if inter != nil {
-			out = append(out, entryFor("intermediate", KindIntermediate, inter.Cert, now, filepath.Join(caDir, interCertFile), filepath.Join(caDir, interKeyFile), filepath.Join(caDir, interCertFile)))
-		}
-		// Certificates issued by a replaced CA stay listed (and fail the
-		// store audit) rather than vanish from the inventory.
-		if idxErr != nil {
-			idx = index{Version: indexVersion}
-		}
-		idx.Entries = append(withoutCA(idx.Entries), out...)
-		if err := s.writeIndex(idx); err != nil {
-			return err
-		}
-		crashPoint(crashInitIndexed)
-		// The old CA goes only once the index names the new one.
-		os.RemoveAll(old)
-		return nil
+		// ca/ always exists here (ensureDir), so it always goes aside.
+		swap := []swap{{tmp: tmp, final: s.path(caDir), aside: s.path(asidePrefix + caDir), replace: true}}
+		return s.commit(swap, s.Dir, initPoints, func() error {
+			now := time.Now().UTC()
+			out = append(out, entryFor("root", KindRoot, root.Cert, now, filepath.Join(caDir, rootCertFile), filepath.Join(caDir, rootKeyFile), ""))
+			if inter != nil {
+				out = append(out, entryFor("intermediate", KindIntermediate, inter.Cert, now, filepath.Join(caDir, interCertFile), filepath.Join(caDir, interKeyFile), filepath.Join(caDir, interCertFile)))
+			}
+			// Certificates issued by a replaced CA stay listed (and fail the
+			// store audit) rather than vanish from the inventory.
+			if idxErr != nil {
+				idx = index{Version: indexVersion}
+			}
+			idx.Entries = append(withoutCA(idx.Entries), out...)
+			return s.writeIndex(idx)
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// newCA makes the root (and with opts.Intermediate the intermediate) of
+// a new CA, in memory.
+func newCA(opts InitOptions) (root, inter *Issued, err error) {
+	root, err = NewRootCA(Request{
+		CommonName:   opts.CommonName,
+		KeyType:      opts.KeyType,
+		Validity:     opts.Validity,
+		MaxPathLen:   boolInt(opts.Intermediate),
+		PermittedDNS: opts.PermittedDNS,
+		ExcludedDNS:  opts.ExcludedDNS,
+		PermittedIPs: opts.PermittedIPs,
+	})
+	if err != nil || !opts.Intermediate {
+		return root, nil, err
+	}
+	rootLife := time.Until(root.Cert.NotAfter)
+	switch {
+	case opts.IntermediateValidity == 0 && DefaultIntermediateValidity >= rootLife:
+		// The default must fit inside a short-lived root: all of it
+		// but 30 days, or half of it for a root under two months.
+		opts.IntermediateValidity = max(rootLife/2, rootLife-30*Day).Truncate(time.Hour)
+	case opts.IntermediateValidity >= rootLife:
+		return nil, nil, &IntermediateValidityError{Validity: opts.IntermediateValidity, RootLife: rootLife}
+	}
+	ri, _ := root.Issuer()
+	inter, err = ri.Issue(Request{
+		Kind:         KindIntermediate,
+		CommonName:   strings.TrimSuffix(root.Cert.Subject.CommonName, " Root CA") + " Intermediate CA",
+		KeyType:      opts.KeyType,
+		Validity:     opts.IntermediateValidity,
+		PermittedDNS: opts.PermittedDNS,
+		ExcludedDNS:  opts.ExcludedDNS,
+		PermittedIPs: opts.PermittedIPs,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return root, inter, nil
+}
+
+// swap is one directory a store transaction puts in place: tmp, fully
+// written and synced, becomes final. With replace, the final directory
+// that is there is first moved aside, to the top of the store, and
+// removed only once the index names its replacement.
+type swap struct {
+	tmp, final, aside string
+	replace           bool
+}
+
+// commitPoints are the test-only crash points a transaction passes: after
+// a directory is moved aside, after each directory is in place, and after
+// the index is written.
+type commitPoints struct{ aside, renamed, indexed string }
+
+var (
+	initPoints  = commitPoints{aside: crashInitAside, renamed: crashInitSwapped, indexed: crashInitIndexed}
+	issuePoints = commitPoints{aside: crashIssueAside, renamed: crashIssueRenamed, indexed: crashIssueIndexed}
+)
+
+// commit is the second half of every store write (Init, Issue, IssueMany,
+// SignCSR), once the new directories are written: it marks the store
+// pending, renames each swap into place (moving the old one aside first,
+// and back if the rename fails), syncs parent (the directory that holds
+// the finals), runs writeIndex, and only then removes the directories
+// moved aside. A writer killed between any two steps leaves the pending
+// mark or a directory aside, which the next writer repairs under the
+// lock (recoverLocked, reconcile); docs/store.md walks through the cases.
+func (s *Store) commit(swaps []swap, parent string, at commitPoints, writeIndex func() error) error {
+	if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
+		return err
+	}
+	defer os.Remove(s.path(pendingName))
+	var asides []string
+	for _, sw := range swaps {
+		if sw.replace {
+			if err := os.Rename(sw.final, sw.aside); err != nil {
+				return err
+			}
+			crashPoint(at.aside)
+			if err := os.Rename(sw.tmp, sw.final); err != nil {
+				os.Rename(sw.aside, sw.final)
+				return err
+			}
+			asides = append(asides, sw.aside)
+		} else if err := os.Rename(sw.tmp, sw.final); err != nil {
+			return err
+		}
+		crashPoint(at.renamed)
+	}
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	if err := writeIndex(); err != nil {
+		return err
+	}
+	crashPoint(at.indexed)
+	for _, old := range asides {
+		os.RemoveAll(old)
+	}
+	return nil
 }
 
 func boolInt(b bool) int {
@@ -277,11 +326,20 @@ func encodeKey(i *Issued, passphrase []byte) ([]byte, error) {
 	return EncodeKeyPEM(i.Key)
 }
 
+// errNoCA says why a store without root certificate has no CA: its path
+// is a file (ErrStoreNotDir), or it holds none (ErrNoCA).
+func (s *Store) errNoCA() error {
+	if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
+		return detailf(ErrStoreNotDir, "store %s is a file, not a directory", s.Dir)
+	}
+	return fmt.Errorf("%w at %s", ErrNoCA, s.Dir)
+}
+
 // Root reads the store's root certificate.
 func (s *Store) Root() (*x509.Certificate, error) {
 	data, err := os.ReadFile(s.RootCertPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+		return nil, s.errNoCA()
 	}
 	if err != nil {
 		return nil, err
@@ -319,12 +377,13 @@ func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
-		return nil, fmt.Errorf("CA key %s cannot be read (%v): restore it or run `mtlskit ca init --force`", keyPath, err)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrCAKeyUnreadable, cause: err,
+			msg: fmt.Sprintf("CA key %s cannot be read (%v)", keyPath, err)}
 	}
 	var passphrase []byte
 	if IsEncryptedKeyPEM(keyPEM) {
 		if pass == nil {
-			return nil, fmt.Errorf("CA key %s is encrypted: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+			return nil, &CAKeyError{Path: keyPath, Err: ErrPassphraseNeeded, msg: fmt.Sprintf("CA key %s is encrypted", keyPath)}
 		}
 		if passphrase, err = pass(); err != nil {
 			return nil, err
@@ -333,9 +392,9 @@ func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
 	key, err := ParseKey(keyPEM, passphrase)
 	switch {
 	case errors.Is(err, ErrWrongPassphrase):
-		return nil, fmt.Errorf("CA key %s: wrong passphrase: check $MTLSKIT_CA_PASSPHRASE or --passphrase-file", keyPath)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrWrongPassphrase, msg: fmt.Sprintf("CA key %s: wrong passphrase", keyPath)}
 	case errors.Is(err, ErrPassphraseNeeded):
-		return nil, fmt.Errorf("CA key %s is encrypted and the passphrase is empty: set $MTLSKIT_CA_PASSPHRASE or pass --passphrase-file", keyPath)
+		return nil, &CAKeyError{Path: keyPath, Err: ErrPassphraseNeeded, msg: fmt.Sprintf("CA key %s is encrypted and the passphrase is empty", keyPath)}
 	case err != nil:
 		return nil, fmt.Errorf("CA key %s: %v", keyPath, err)
 	}
@@ -353,11 +412,11 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
 func CheckName(name string) error {
 	switch {
 	case name == "":
-		return errors.New("the certificate name is empty: pass --name")
+		return ErrNameEmpty
 	case len(name) > maxNameLength:
-		return fmt.Errorf("name %.20q... is %d characters long, over the limit of %d: pass a shorter --name", name, len(name), maxNameLength)
+		return detailf(ErrNameTooLong, "name %.20q... is %d characters long, over the limit of %d", name, len(name), maxNameLength)
 	case !nameRE.MatchString(name) || strings.Contains(name, ".."):
-		return fmt.Errorf("name %q may hold only letters, digits and . _ @ - (not first): pass --name with such a name", name)
+		return detailf(ErrNameInvalid, "name %q may hold only letters, digits and . _ @ - (not first)", name)
 	}
 	return nil
 }
@@ -453,74 +512,29 @@ type pending struct {
 // what makes a thousand identities take milliseconds instead of seconds.
 const syncEachBelow = 8
 
+// recordMany issues items under one lock and records them with one index
+// update: either all are recorded or none.
 func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issued, error) {
-	seen := map[string]bool{}
-	for i := range items {
-		it := &items[i]
-		if it.req.Kind != KindServer && it.req.Kind != KindClient {
-			return nil, nil, fmt.Errorf("the store issues server and client certificates, not %q", it.req.Kind)
-		}
-		if it.name == "" {
-			it.name = DefaultName(it.req)
-		}
-		if err := CheckName(it.name); err != nil {
-			return nil, nil, err
-		}
-		if seen[it.name] {
-			return nil, nil, fmt.Errorf("name %q appears twice in one batch: give each certificate its own name", it.name)
-		}
-		seen[it.name] = true
+	if err := s.checkBatch(items); err != nil {
+		return nil, nil, err
 	}
-	if !s.HasCA() {
-		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
-			return nil, nil, fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
-		}
-		return nil, nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
-	}
-	entries := make([]Entry, len(items))
-	issued := make([]*Issued, len(items))
+	var entries []Entry
+	var issued []*Issued
 	err := s.withLock(func(idx index, err error) error {
 		if err != nil {
 			return err
 		}
-		exists := make([]bool, len(items))
-		for i, it := range items {
-			_, statErr := os.Stat(s.path(issuedDir, it.name))
-			exists[i] = statErr == nil
-			if prev := idx.find(it.name); (prev != nil || exists[i]) && !opts.Force {
-				when := ""
-				if prev != nil {
-					when = " (issued " + prev.Created.Format(time.DateOnly) + ")"
-				}
-				return fmt.Errorf("name %q is taken%s: pick another with --name, or pass --force to replace it", it.name, when)
-			}
+		exists, err := s.checkTaken(idx, items, opts.Force)
+		if err != nil {
+			return err
 		}
 		iss, err := s.Issuer(opts.Passphrase)
 		if err != nil {
 			return err
 		}
-		if err := forEachParallel(len(items), func(i int) (err error) {
-			issued[i], err = items[i].make(iss)
-			return err
-		}); err != nil {
+		if issued, err = signAll(items, iss, idx); err != nil {
 			return err
 		}
-		serials := map[string]bool{}
-		for _, e := range idx.Entries {
-			serials[e.Serial] = true
-		}
-		for i := range issued {
-			for serials[serialHex(issued[i].Cert)] { // 2^-127: defensive
-				if issued[i], err = items[i].make(iss); err != nil {
-					return err
-				}
-			}
-			serials[serialHex(issued[i].Cert)] = true
-		}
-		if err := ensureDir(s.path(issuedDir)); err != nil {
-			return err
-		}
-		syncEach := !haveSyncfs || len(items) < syncEachBelow
 		tmps := make([]string, len(items))
 		defer func() {
 			for _, t := range tmps {
@@ -529,71 +543,126 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 				}
 			}
 		}()
-		now := time.Now().UTC()
-		if err := forEachParallel(len(items), func(i int) (err error) {
-			it := items[i]
-			if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
-				return err
-			}
-			crashPoint(crashIssueTmpDir)
-			entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach)
+		if entries, err = s.writeLeaves(items, issued, tmps); err != nil {
 			return err
-		}); err != nil {
-			return err
-		}
-		if !syncEach {
-			if err := syncFileSystem(s.path(issuedDir)); err != nil {
-				return err
-			}
 		}
 		crashPoint(crashIssueWritten)
-		// The replaced directories go only once the index is written; a
-		// crash before that leaves them aside for the next writer to
-		// restore (recoverLocked).
-		var asides []string
-		if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
-			return err
-		}
-		defer os.Remove(s.path(pendingName))
+		swaps := make([]swap, len(items))
 		for i, it := range items {
-			final := s.path(issuedDir, it.name)
-			if exists[i] {
-				old := s.path(asidePrefix + asideIssued + it.name)
-				if err := os.Rename(final, old); err != nil {
-					return err
-				}
-				crashPoint(crashIssueAside)
-				if err := os.Rename(tmps[i], final); err != nil {
-					os.Rename(old, final)
-					return err
-				}
-				asides = append(asides, old)
-			} else if err := os.Rename(tmps[i], final); err != nil {
-				return err
+			swaps[i] = swap{tmp: tmps[i], final: s.path(issuedDir, it.name), aside: s.path(asidePrefix + asideIssued + it.name), replace: exists[i]}
+		}
+		return s.commit(swaps, s.path(issuedDir), issuePoints, func() error {
+			for i, it := range items {
+				idx.remove(it.name)
+				idx.Entries = append(idx.Entries, entries[i])
 			}
-			tmps[i] = ""
-			crashPoint(crashIssueRenamed)
-		}
-		if err := syncDir(s.path(issuedDir)); err != nil {
-			return err
-		}
-		for i, it := range items {
-			idx.remove(it.name)
-			idx.Entries = append(idx.Entries, entries[i])
-		}
-		if err := s.writeIndex(idx); err != nil {
-			return err
-		}
-		crashPoint(crashIssueIndexed)
-		for _, old := range asides {
-			os.RemoveAll(old)
-		}
-		return nil
+			return s.writeIndex(idx)
+		})
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return entries, issued, nil
+}
+
+// checkBatch validates a batch before the store is touched: the kinds,
+// the names (DefaultName fills in empty ones) and that no name repeats;
+// and that the store has a CA.
+func (s *Store) checkBatch(items []pending) error {
+	seen := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		if it.req.Kind != KindServer && it.req.Kind != KindClient {
+			return fmt.Errorf("the store issues server and client certificates, not %q", it.req.Kind)
+		}
+		if it.name == "" {
+			it.name = DefaultName(it.req)
+		}
+		if err := CheckName(it.name); err != nil {
+			return err
+		}
+		if seen[it.name] {
+			return fmt.Errorf("name %q appears twice in one batch: give each certificate its own name", it.name)
+		}
+		seen[it.name] = true
+	}
+	if !s.HasCA() {
+		return s.errNoCA()
+	}
+	return nil
+}
+
+// checkTaken refuses names already in use (indexed, or a directory under
+// issued/) unless force is set, and reports which have a directory.
+func (s *Store) checkTaken(idx index, items []pending, force bool) ([]bool, error) {
+	exists := make([]bool, len(items))
+	for i, it := range items {
+		_, statErr := os.Stat(s.path(issuedDir, it.name))
+		exists[i] = statErr == nil
+		if prev := idx.find(it.name); (prev != nil || exists[i]) && !force {
+			taken := &NameTakenError{Name: it.name}
+			if prev != nil {
+				taken.Issued = prev.Created
+			}
+			return nil, taken
+		}
+	}
+	return exists, nil
+}
+
+// signAll signs every item in parallel, with serials unique in the index.
+func signAll(items []pending, iss *Issuer, idx index) ([]*Issued, error) {
+	issued := make([]*Issued, len(items))
+	if err := forEachParallel(len(items), func(i int) (err error) {
+		issued[i], err = items[i].make(iss)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	serials := map[string]bool{}
+	for _, e := range idx.Entries {
+		serials[e.Serial] = true
+	}
+	for i := range issued {
+		for serials[serialHex(issued[i].Cert)] { // 2^-127: defensive
+			var err error
+			if issued[i], err = items[i].make(iss); err != nil {
+				return nil, err
+			}
+		}
+		serials[serialHex(issued[i].Cert)] = true
+	}
+	return issued, nil
+}
+
+// writeLeaves writes each certificate's files into a new temporary
+// directory under issued/ (tmps[i], for the caller to remove), in
+// parallel, synced file by file for small batches and with one file
+// system flush for large ones. It returns the index entries.
+func (s *Store) writeLeaves(items []pending, issued []*Issued, tmps []string) ([]Entry, error) {
+	if err := ensureDir(s.path(issuedDir)); err != nil {
+		return nil, err
+	}
+	syncEach := !haveSyncfs || len(items) < syncEachBelow
+	entries := make([]Entry, len(items))
+	now := time.Now().UTC()
+	if err := forEachParallel(len(items), func(i int) (err error) {
+		it := items[i]
+		if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
+			return err
+		}
+		crashPoint(crashIssueTmpDir)
+		entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !syncEach {
+		if err := syncFileSystem(s.path(issuedDir)); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
 }
 
 // forEachParallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and
@@ -759,10 +828,7 @@ func (s *Store) writeIndex(idx index) error {
 func (s *Store) List() ([]Entry, error) {
 	s.settle()
 	if !s.HasCA() {
-		if fi, err := os.Stat(s.Dir); err == nil && !fi.IsDir() {
-			return nil, fmt.Errorf("store %s is a file, not a directory: pass --dir with a directory", s.Dir)
-		}
-		return nil, fmt.Errorf("%w at %s: run `mtlskit ca init` first (or pass --dir)", ErrNoCA, s.Dir)
+		return nil, s.errNoCA()
 	}
 	idx, err := s.readIndex()
 	if err != nil {
@@ -796,7 +862,7 @@ func (s *Store) Get(name string) (*Entry, error) {
 	}
 	e := idx.find(name)
 	if e == nil {
-		return nil, fmt.Errorf("no certificate named %q in %s: see `mtlskit list`", name, s.Dir)
+		return nil, detailf(ErrNotFound, "no certificate named %q in %s", name, s.Dir)
 	}
 	return e, nil
 }

@@ -23,6 +23,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("%v (see --help)", err)
 		},
+		Flags:    []cli.Flag{globalDirFlag()},
 		Commands: commands(),
 	}
 	setUsageErrors(app.Commands)

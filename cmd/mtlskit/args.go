@@ -8,7 +8,9 @@ import (
 
 // interspersed moves flags that follow positional arguments in front of
 // them, so `mtlskit export p12 NAME --legacy` works: urfave/cli v2 stops
-// parsing flags at the first argument. Everything after "--" is left alone.
+// parsing flags at the first argument. Global flags before the command
+// (`mtlskit --dir DIR export ...`) stay where they are. Everything after
+// "--" is left alone.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -16,6 +18,14 @@ func interspersed(app *cli.App, args []string) []string {
 	out := []string{args[0]}
 	cmds := app.Commands
 	i := 1
+	for i < len(args) && isFlagArg(args[i]) {
+		out = append(out, args[i])
+		if !strings.Contains(args[i], "=") && takesValue(app.Flags, strings.TrimLeft(args[i], "-")) && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+		i++
+	}
 	var cmd *cli.Command
 	// Walk the command words.
 	for i < len(args) {
@@ -38,9 +48,9 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, args[i:]...)
 			break
 		}
-		if strings.HasPrefix(a, "-") && len(a) > 1 {
+		if isFlagArg(a) {
 			flags = append(flags, a)
-			if !strings.Contains(a, "=") && takesValue(cmd, strings.TrimLeft(a, "-")) && i+1 < len(args) {
+			if !strings.Contains(a, "=") && takesValue(cmd.Flags, strings.TrimLeft(a, "-")) && i+1 < len(args) {
 				i++
 				flags = append(flags, args[i])
 			}
@@ -60,8 +70,12 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-func takesValue(cmd *cli.Command, name string) bool {
-	for _, f := range cmd.Flags {
+func isFlagArg(a string) bool { return strings.HasPrefix(a, "-") && len(a) > 1 && a != "--" }
+
+// takesValue reports whether the flag called name, among flags, takes a
+// value (the next argument, unless written --name=value).
+func takesValue(flags []cli.Flag, name string) bool {
+	for _, f := range flags {
 		for _, n := range f.Names() {
 			if n == name {
 				_, isBool := f.(*cli.BoolFlag)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,7 +84,8 @@ func exportP12(c *cli.Context) error {
 	return nil
 }
 
-// p12Certs decodes the certificates of a PKCS#12 file for inspect.
+// p12Certs decodes the certificates of a PKCS#12 file for inspect. A
+// wrong password gives pki.ErrWrongPKCS12Password.
 func p12Certs(c *cli.Context, data []byte) ([]*x509.Certificate, error) {
 	password := ""
 	if c.String("password-file") != "" {
@@ -96,9 +96,6 @@ func p12Certs(c *cli.Context, data []byte) ([]*x509.Certificate, error) {
 		password = string(p)
 	}
 	iss, root, err := pki.DecodePKCS12(data, password)
-	if errors.Is(err, pki.ErrWrongPKCS12Password) {
-		return nil, fmt.Errorf("PKCS#12 password is wrong or missing: pass --password-file")
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,17 @@ import (
 // defaultStoreDir is used when neither --dir nor $MTLSKIT_DIR is set.
 const defaultStoreDir = "pki"
 
+// The store directory can be given after the command (dirFlag, which
+// every command that opens a store has) or before it, for every command
+// at once, like git -C (globalDirFlag). The one after the command wins,
+// then the one before it, then $MTLSKIT_DIR, then "pki" (storeDir).
+// Only the global flag reads $MTLSKIT_DIR and has the default, so that a
+// command's own --dir is set exactly when it was typed.
 var (
 	dirFlag = &cli.StringFlag{
-		Name: "dir", Value: defaultStoreDir, EnvVars: []string{"MTLSKIT_DIR"},
-		Usage: "store directory (see docs/store.md)",
+		Name:        "dir",
+		Usage:       "store directory (see docs/store.md); wins over a --dir given before the command",
+		DefaultText: "the --dir before the command, else $MTLSKIT_DIR, else pki",
 	}
 	jsonFlag       = &cli.BoolFlag{Name: "json", Usage: "print one JSON object on stdout"}
 	forceFlag      = &cli.BoolFlag{Name: "force", Usage: "replace an existing certificate or CA of that name"}
@@ -32,7 +39,33 @@ var (
 	}
 )
 
-func storeOf(c *cli.Context) *pki.Store { return pki.OpenStore(c.String("dir")) }
+// globalDirFlag is `mtlskit --dir DIR COMMAND`. It is made per app, as
+// cli.StringFlag keeps what it read from the environment.
+func globalDirFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name: "dir", Value: defaultStoreDir, EnvVars: []string{"MTLSKIT_DIR"},
+		Usage: "store directory for the command that follows, like git -C (see docs/store.md); a --dir after the command wins",
+	}
+}
+
+func storeOf(c *cli.Context) *pki.Store { return pki.OpenStore(storeDir(c)) }
+
+// storeDir is the store directory: the command's own --dir, else the
+// global one (or $MTLSKIT_DIR, or the default, which the global flag
+// holds).
+func storeDir(c *cli.Context) string {
+	if d := c.String("dir"); d != "" {
+		return d
+	}
+	// The parent's view (ca for ca init, else the app) reaches the flag
+	// given before the command.
+	if lineage := c.Lineage(); len(lineage) > 1 {
+		if d := lineage[1].String("dir"); d != "" {
+			return d
+		}
+	}
+	return defaultStoreDir
+}
 
 func keyTypeOf(c *cli.Context) (pki.KeyType, error) {
 	kt, err := pki.ParseKeyType(c.String("key-type"))

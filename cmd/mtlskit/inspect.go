@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,7 +115,13 @@ func inspectData(c *cli.Context, path string, data []byte) (*inspected, error) {
 			}
 			return res, nil
 		}
-		if strings.Contains(err.Error(), "password") {
+		// A PKCS#12 file it could not open: say so rather than that it
+		// is no certificate. Any other failure means it is not PKCS#12.
+		var ce *cmdError
+		switch {
+		case errors.Is(err, pki.ErrWrongPKCS12Password):
+			return nil, errors.New("PKCS#12 password is wrong or missing: pass --password-file")
+		case errors.As(err, &ce): // --password-file cannot be read
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -80,11 +81,16 @@ func issueLeaf(c *cli.Context, kind pki.Kind) error {
 	if req.KeyType, err = keyTypeOf(c); err != nil {
 		return err
 	}
-	switch {
-	case kind == pki.KindServer && req.SANs.Empty():
-		return usagef("issue server: no --san given: a server certificate needs the names clients dial (verifiers ignore the CN): add --san localhost,127.0.0.1")
-	case kind == pki.KindClient && req.SANs.Empty() && req.CommonName == "":
-		return usagef("issue client: no --cn or --san given: add --cn alice")
+	// pki's rule, checked before the store is opened (or a passphrase
+	// asked for), worded for the flags of this command.
+	if err := req.CheckSubject(); err != nil {
+		switch {
+		case errors.Is(err, pki.ErrServerNeedsSAN):
+			return usagef("issue server: no --san given: a server certificate needs the names clients dial (verifiers ignore the CN): add --san localhost,127.0.0.1")
+		case errors.Is(err, pki.ErrNeedsName):
+			return usagef("issue client: no --cn or --san given: add --cn alice")
+		}
+		return usagef("issue %s: %v", kind, err)
 	}
 	if name := c.String("name"); c.IsSet("name") {
 		if err := pki.CheckName(name); err != nil {

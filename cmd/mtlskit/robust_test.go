@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand"
@@ -176,105 +174,6 @@ func TestConcurrentIssue(t *testing.T) {
 	}
 	if leaves != n {
 		t.Errorf("index lists %d leaves, want %d", leaves, n)
-	}
-}
-
-// crashRun runs mtlskit with the test-only crash point set and reports
-// whether the process died of SIGKILL.
-func crashRun(t *testing.T, dir, point string, args ...string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "MTLSKIT_TEST_CRASH_AT="+point)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			return true
-		}
-	}
-	t.Logf("mtlskit %v with crash point %s: not killed (%v) %s", args, point, err, errb.String())
-	return false
-}
-
-// TestCrashAtEveryPoint kills `mtlskit issue` and `mtlskit ca init
-// --force` at every test-only crash point (MTLSKIT_TEST_CRASH_AT) and
-// checks the store is consistent, that the next writer succeeds and
-// leaves nothing stray, and that nothing committed was lost.
-func TestCrashAtEveryPoint(t *testing.T) {
-	base := t.TempDir()
-	mustRun(t, base, "ca", "init", "--intermediate")
-	mustRun(t, base, "issue", "client", "--cn", "alice")
-	aliceBefore, _ := os.ReadFile(filepath.Join(base, "pki/issued/alice/cert.pem"))
-	type run struct {
-		name string
-		args []string
-	}
-	issueBob := run{"issue", []string{"issue", "client", "--cn", "bob"}}
-	forceAlice := run{"issue-force", []string{"issue", "client", "--cn", "alice", "--force"}}
-	batch := run{"issue-batch", []string{"issue", "client", "--count", "10", "--cn-prefix", "load-"}}
-	signCSR := run{"sign", []string{"sign", "--csr", "req.pem", "--profile", "server", "--name", "csr1"}}
-	initForce := run{"init", []string{"ca", "init", "--force"}}
-	for _, point := range pki.CrashPoints() {
-		var runs []run
-		switch {
-		case point == "issue-aside":
-			runs = []run{forceAlice}
-		case strings.HasPrefix(point, "issue-"):
-			runs = []run{issueBob, forceAlice, batch, signCSR}
-		case strings.HasPrefix(point, "init-"):
-			runs = []run{initForce}
-		default:
-			runs = []run{issueBob, initForce}
-		}
-		for _, r := range runs {
-			if point == "issue-key" && r.name == "sign" {
-				continue // a signed CSR has no key file
-			}
-			t.Run(point+"/"+r.name, func(t *testing.T) {
-				t.Parallel()
-				dir := t.TempDir()
-				copyTree(t, filepath.Join(base, "pki"), filepath.Join(dir, "pki"))
-				writeCSR(t, filepath.Join(dir, "req.pem"))
-				if !crashRun(t, dir, point, r.args...) {
-					t.Fatalf("crash point %s was not reached by %v", point, r.args)
-				}
-				names := checkStore(t, dir, "pki", false)
-				if r.name != "init" {
-					if _, ok := names["client/alice"]; !ok {
-						t.Errorf("alice was lost from the index")
-					}
-				}
-				// The next writer repairs and succeeds.
-				mustRun(t, dir, "issue", "client", "--cn", "carol")
-				names = checkStore(t, dir, "pki", true)
-				if _, err := os.Stat(filepath.Join(dir, "pki/issued/alice/cert.pem")); err != nil {
-					t.Errorf("alice's files were lost: %v", err)
-				}
-				if _, ok := names["client/alice"]; !ok {
-					t.Errorf("alice is not indexed")
-				}
-				if r.name == "issue-force" && (point == "issue-aside" || point == "issue-tmpdir" || point == "locked") {
-					if now, _ := os.ReadFile(filepath.Join(dir, "pki/issued/alice/cert.pem")); !bytes.Equal(now, aliceBefore) {
-						t.Errorf("a crash before the swap replaced alice")
-					}
-				}
-				for _, want := range []string{"bob", "csr1", "load-0001"} {
-					_, onDisk := os.Stat(filepath.Join(dir, "pki/issued", want))
-					_, indexed := names["client/"+want]
-					if !indexed {
-						_, indexed = names["server/"+want]
-					}
-					if (onDisk == nil) != indexed {
-						t.Errorf("%s: on disk %v, indexed %v", want, onDisk == nil, indexed)
-					}
-				}
-			})
-		}
 	}
 }
 
