@@ -149,6 +149,10 @@ type Report struct {
 	ClientAuth  *ClientAuth `json:"client_auth,omitempty"`
 	HTTP        *HTTP       `json:"http,omitempty"`
 	Checks      []Check     `json:"checks"`
+	// TLS12 is the probe pinned to TLS 1.2 that decided the
+	// client-certificate checks a TLS 1.3 probe could not (a server that
+	// closed without an alert or an answer after the client's handshake).
+	TLS12 *Report `json:"tls12_rerun,omitempty"`
 }
 
 // Failed reports whether any check failed.
@@ -253,7 +257,63 @@ func Probe(ctx context.Context, cfg Config) Report {
 		return p.rep
 	}
 	p.upgrade(ctx, tc)
+	if p.undecided() && cfg.TLSVersion != tls.VersionTLS12 {
+		p.decideInTLS12(ctx)
+	}
 	return p.rep
+}
+
+// undecided reports a TLS 1.3 probe that could not tell whether the
+// server refused the client (with a certificate, or without one): it
+// closed without an alert or an answer after the client's handshake.
+func (p *prober) undecided() bool {
+	if p.rep.TLS == nil || p.rep.TLS.Negotiated != tls.VersionTLS13 {
+		return false
+	}
+	for _, id := range []string{LiveClientCertAccepted, LiveLaxServer} {
+		if c := p.rep.Checks[p.idx[id]]; c.Status == pki.StatusSkip && strings.HasPrefix(c.Summary, "cannot tell") {
+			return true
+		}
+	}
+	return false
+}
+
+// decideInTLS12 probes again pinned to TLS 1.2, where the server judges
+// the client's certificate inside the handshake, and takes the
+// client-certificate checks from there, keeping both observations
+// (Report.TLS12). A server that cannot do TLS 1.2 leaves them open, with
+// the reason.
+func (p *prober) decideInTLS12(ctx context.Context) {
+	cfg := p.cfg
+	cfg.TLSVersion = tls.VersionTLS12
+	rep12 := Probe(ctx, cfg)
+	p.rep.TLS12 = &rep12
+	note := "in TLS 1.3 the server closed without an alert or an answer after the client's handshake, which cannot tell a refusal from a breakage; a TLS 1.2 probe decided it"
+	for _, id := range []string{LiveClientCertAccepted, LiveLaxServer} {
+		c := &p.rep.Checks[p.idx[id]]
+		if c.Status != pki.StatusSkip || !strings.HasPrefix(c.Summary, "cannot tell") {
+			continue
+		}
+		d, _ := rep12.Check(id)
+		if rep12.TLS == nil || rep12.TLS.Negotiated != tls.VersionTLS12 {
+			c.Evidence = append(c.Evidence, "the TLS 1.2 probe that would decide it did not get through the handshake: "+rep12.stoppedSummary())
+			continue
+		}
+		if d.Status == pki.StatusSkip {
+			c.Summary, c.Evidence = d.Summary, append(d.Evidence, note)
+			continue
+		}
+		c.Status, c.Summary, c.Fix = d.Status, "decided in TLS 1.2: "+d.Summary, d.Fix
+		c.Evidence = append(append([]string{}, d.Evidence...), note)
+	}
+}
+
+// stoppedSummary is the summary of the check a probe stopped at.
+func (r Report) stoppedSummary() string {
+	if c, ok := r.Check(r.StoppedAt); ok {
+		return c.Summary
+	}
+	return "it stopped at " + r.StoppedAt
 }
 
 func (p *prober) resolve(ctx context.Context) ([]string, bool) {

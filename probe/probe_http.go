@@ -218,11 +218,27 @@ func (p *prober) noAnswer(err error, reqLine string) {
 		c = p.set(LiveHTTPUpgrade, pki.StatusFail, "the upgrade request failed: "+err.Error(), ev...)
 	}
 	_ = c
-	if p.cfg.ClientCert != nil && p.rep.ClientAuth.Requested && !p.isSet(LiveClientCertAccepted) {
+	tls12 := p.rep.TLS.Negotiated == tls.VersionTLS12
+	switch {
+	case p.cfg.ClientCert != nil && p.rep.ClientAuth.Requested && tls12:
+		// In TLS 1.2 the client's certificate goes out before the
+		// server's Finished: a server that finished the handshake
+		// accepted it, whatever it does with the request afterwards.
+		after := "then the upgrade request was never answered (see live-http-upgrade): TLS and the certificate are fine, the WebSocket layer is not"
+		if !wire.IsTimeout(err) {
+			after = "then the server dropped the upgrade request without an answer (see live-http-upgrade): the TLS layer accepted the certificate; the layer above it either refuses it without saying so or is broken"
+		}
+		p.set(LiveClientCertAccepted, pki.StatusPass, fmt.Sprintf("the server accepted the client certificate %q in the TLS 1.2 handshake", p.clientSubject()),
+			"TLS 1.2: the client sends its certificate before the server's Finished, and the server finished the handshake, so it accepted the certificate", after)
+	case p.cfg.ClientCert != nil && p.rep.ClientAuth.Requested && !p.isSet(LiveClientCertAccepted):
 		p.set(LiveClientCertAccepted, pki.StatusSkip, "cannot tell: the server neither refused the certificate with an alert nor answered the request")
 	}
 	if p.cfg.ClientCert == nil && !p.isSet(LiveLaxServer) {
-		p.set(LiveLaxServer, pki.StatusSkip, "cannot tell: the server neither refused the connection nor answered the request")
+		why := "cannot tell: the server neither refused the connection nor answered the request"
+		if tls12 {
+			why = "cannot tell: the server let a client without a certificate finish the TLS 1.2 handshake, then never answered its request, so whether it would let it in above TLS cannot be seen"
+		}
+		p.set(LiveLaxServer, pki.StatusSkip, why)
 	}
 	p.stop(LiveHTTPUpgrade)
 }
