@@ -13,14 +13,16 @@ import (
 // 502, 503 or 504). It is a run error, not a verdict: no scenario ran.
 type NotReadyError struct {
 	Subject string
-	Waited  time.Duration
-	Tries   int
+	// Limit is the readiness timeout; Waited how long the tries took.
+	Limit  time.Duration
+	Waited time.Duration
+	Tries  int
 	// Last is the last encounter's verdict.
 	Last Verdict
 }
 
 func (e *NotReadyError) Error() string {
-	return fmt.Sprintf("the server never became ready in %s (%d tries): last answer %s", e.Waited.Round(100*time.Millisecond), e.Tries, lastAnswer(e.Last))
+	return fmt.Sprintf("the server never became ready within %s (%d tries over %s): last answer %s", e.Limit, e.Tries, e.Waited.Round(100*time.Millisecond), lastAnswer(e.Last))
 }
 
 // lastAnswer says what a not-ready server last answered, in a few words:
@@ -81,12 +83,13 @@ func waitReady(ctx context.Context, m *Materials, opts Options) (time.Duration, 
 		if !transient(v) {
 			return time.Since(start), tries, nil
 		}
-		if ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
-			return 0, tries, &NotReadyError{Subject: opts.Server.Name(), Waited: time.Since(start), Tries: tries, Last: v}
+		left := time.Until(deadline)
+		if ctx.Err() != nil || left <= 0 {
+			return 0, tries, &NotReadyError{Subject: opts.Server.Name(), Limit: opts.ReadyTimeout, Waited: time.Since(start), Tries: tries, Last: v}
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(pause):
+		case <-time.After(min(pause, left)):
 		}
 		pause = min(2*pause, readyBackoffMax)
 	}

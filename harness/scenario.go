@@ -89,6 +89,11 @@ type Scenario struct {
 	Description string
 	// Setup picks the encounter's certificates from the run's materials.
 	Setup func(m *Materials) Encounter
+	// Judges, when set, is the layer the scenario's verdict rests on: an
+	// accept scenario that judges tls passes once the handshake verified,
+	// whatever broke above it (reported in Result.Above), so one fault
+	// makes one finding. Zero: the whole encounter, up to the echo.
+	Judges LayerName
 	// NeedsIntermediate: the scenario needs a CA between the root and the
 	// leaf; it is skipped with materials that have none (a store root
 	// whose path length is 0).
@@ -164,7 +169,7 @@ func serverSideScenarios() []Scenario {
 		{Name: "valid-client", Side: ServerSide, Expect: Accept,
 			Description: "a client certificate from the trusted CA: accepted, a text and a binary message echoed",
 			Setup:       serverSide},
-		{Name: "server-sends-chain", NeedsIntermediate: true, Side: ServerSide, Expect: Accept,
+		{Name: "server-sends-chain", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Judges: LayerTLS,
 			Description: "the server sends its certificate chain (the leaf and its intermediates): a client that trusts only the root verifies it",
 			ChainHint:   " (the server sent only its leaf: give it {chain}, the leaf followed by its intermediates, not {cert}; Ruby's OpenSSL::SSL::SSLContext loads one certificate from a PEM file and needs extra_chain_cert for the intermediates, while nginx's ssl_certificate, Python's load_cert_chain and Node's cert take the whole chain file)",
 			Setup: func(m *Materials) Encounter {

@@ -101,7 +101,7 @@ func TestAServerThatNeverBecomesReadyIsARunError(t *testing.T) {
 	url := serveTLS(t, serverTLS(m, tls.RequestClientCert), h)
 	_, err := runTargetReport(t, url, Options{ReadyTimeout: 700 * time.Millisecond})
 	var nr *NotReadyError
-	if !errors.As(err, &nr) || nr.Tries < 2 || !strings.Contains(err.Error(), "never became ready in") ||
+	if !errors.As(err, &nr) || nr.Tries < 2 || !strings.Contains(err.Error(), "never became ready within 700ms") ||
 		!strings.Contains(err.Error(), "last answer 502 Bad Gateway from nginx/1.22.1") {
 		t.Errorf("502 forever: %v", err)
 	}
@@ -343,5 +343,22 @@ func TestSkipsAreCountedApart(t *testing.T) {
 	rep.RunError = "never ready"
 	if rep.OK() {
 		t.Error("a run error is never OK")
+	}
+}
+
+// server-sends-chain judges the TLS layer only: a server whose chain is
+// right but whose WebSocket layer is broken passes it, with what broke
+// above said apart (valid-client fails for that).
+func TestServerSendsChainJudgesTLSOnly(t *testing.T) {
+	m := testMaterials()
+	cfg := serverTLS(m, tls.RequireAndVerifyClientCert)
+	cfg.Certificates = []tls.Certificate{m.ServerViaIntermediate.TLSCertificate(true)}
+	url := serveTLS(t, cfg, status(http.StatusNotFound, "Not Found\n"))
+	res := runTarget(t, url, OfSide(Scenarios(), ServerSide), Options{})
+	if r := res["server-sends-chain"]; !r.Pass || r.Outcome != RejectedHTTP || !strings.HasPrefix(r.Above, "http: the TLS handshake verified, then the encounter ended rejected-http") {
+		t.Errorf("server-sends-chain: pass=%v %s above %q (%s)", r.Pass, r.Outcome, r.Above, r.Mismatch)
+	}
+	if r := res["valid-client"]; r.Pass {
+		t.Error("valid-client passed a server that answers 404")
 	}
 }

@@ -279,33 +279,38 @@ func (p *prober) undecided() bool {
 }
 
 // decideInTLS12 probes again pinned to TLS 1.2, where the server judges
-// the client's certificate inside the handshake, and takes the
-// client-certificate checks from there, keeping both observations
-// (Report.TLS12). A server that cannot do TLS 1.2 leaves them open, with
-// the reason.
+// the client's certificate inside the handshake, and takes the checks
+// from the client certificate's acceptance on from there (a refusal in
+// TLS 1.2 also explains the TLS 1.3 upgrade that was never answered),
+// keeping both observations (Report.TLS12). A server that cannot do TLS
+// 1.2 leaves them open, with the reason.
 func (p *prober) decideInTLS12(ctx context.Context) {
 	cfg := p.cfg
 	cfg.TLSVersion = tls.VersionTLS12
 	rep12 := Probe(ctx, cfg)
 	p.rep.TLS12 = &rep12
+	if rep12.TLS == nil || rep12.TLS.Negotiated != tls.VersionTLS12 {
+		for _, id := range []string{LiveClientCertAccepted, LiveLaxServer} {
+			if c := &p.rep.Checks[p.idx[id]]; c.Status == pki.StatusSkip && strings.HasPrefix(c.Summary, "cannot tell") {
+				c.Evidence = append(c.Evidence, "the TLS 1.2 probe that would decide it did not get through the handshake: "+rep12.stoppedSummary())
+			}
+		}
+		return
+	}
 	note := "in TLS 1.3 the server closed without an alert or an answer after the client's handshake, which cannot tell a refusal from a breakage; a TLS 1.2 probe decided it"
-	for _, id := range []string{LiveClientCertAccepted, LiveLaxServer} {
+	for _, id := range []string{LiveClientCertAccepted, LiveHTTPUpgrade, LiveWSEcho, LiveLaxServer} {
 		c := &p.rep.Checks[p.idx[id]]
-		if c.Status != pki.StatusSkip || !strings.HasPrefix(c.Summary, "cannot tell") {
-			continue
-		}
 		d, _ := rep12.Check(id)
-		if rep12.TLS == nil || rep12.TLS.Negotiated != tls.VersionTLS12 {
-			c.Evidence = append(c.Evidence, "the TLS 1.2 probe that would decide it did not get through the handshake: "+rep12.stoppedSummary())
+		if d.Status == c.Status && d.Summary == c.Summary {
 			continue
 		}
-		if d.Status == pki.StatusSkip {
-			c.Summary, c.Evidence = d.Summary, append(d.Evidence, note)
-			continue
+		c.Status, c.Summary, c.Fix = d.Status, d.Summary, d.Fix
+		if d.Status != pki.StatusSkip {
+			c.Summary = "decided in TLS 1.2: " + d.Summary
 		}
-		c.Status, c.Summary, c.Fix = d.Status, "decided in TLS 1.2: "+d.Summary, d.Fix
 		c.Evidence = append(append([]string{}, d.Evidence...), note)
 	}
+	p.rep.StoppedAt = rep12.StoppedAt
 }
 
 // stoppedSummary is the summary of the check a probe stopped at.

@@ -27,7 +27,7 @@ func notReadyError(c *cli.Context, format string, e *harness.NotReadyError, ext 
 		}
 	}
 	if format != "table" {
-		rep := &harness.Report{Kind: harness.KindScenarios, Started: ext.started, RunError: msg}
+		rep := &harness.Report{Kind: harness.KindScenarios, Started: ext.started, ServerSubject: e.Subject, RunError: msg}
 		var buf bytes.Buffer
 		var err error
 		switch format {
