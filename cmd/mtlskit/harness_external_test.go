@@ -41,6 +41,7 @@ type verdictRow struct {
 	Outcome  string `json:"outcome"`
 	Refused  string `json:"refused_by"`
 	Mismatch string `json:"mismatch"`
+	Above    string `json:"above"`
 	Reason   struct{ ID, Text string }
 	Layers   struct {
 		HTTP struct {
