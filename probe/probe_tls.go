@@ -87,21 +87,38 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 		return tc, true
 	}
 
+	return nil, p.handshakeFailed(err, handshakeSeen{verified: verified, acceptable: acceptable, sni: sni})
+}
+
+// handshakeSeen is what a failed handshake left to judge it by: the
+// chain crypto/tls verified before the failure (nil when it got no
+// further), the CA names of a CertificateRequest, the SNI evidence line.
+type handshakeSeen struct {
+	verified   *tls.ConnectionState
+	acceptable [][]byte
+	sni        string
+}
+
+// handshakeFailed fills in live-tls for a handshake that did not finish:
+// mtlskit refused the server's chain, the server refused the client
+// inside the handshake (TLS 1.2), or the handshake broke. It always
+// stops the probe and returns false.
+func (p *prober) handshakeFailed(err error, seen handshakeSeen) bool {
 	negotiated := ""
-	if t.Version != "" {
-		negotiated = " (" + t.Version + " negotiated)"
+	if v := p.rep.TLS.Version; v != "" {
+		negotiated = " (" + v + " negotiated)"
 	}
-	ev := []string{sni, "Go: " + err.Error()}
+	ev := []string{seen.sni, "Go: " + err.Error()}
 	var cve *tls.CertificateVerificationError
 	a := wire.RemoteAlert(err)
 	switch {
 	case errors.As(err, &cve):
-		p.set(LiveTLS, pki.StatusFail, "mtlskit refused the server certificate, so the handshake stopped"+negotiated+": see live-server-chain", sni)
+		p.set(LiveTLS, pki.StatusFail, "mtlskit refused the server certificate, so the handshake stopped"+negotiated+": see live-server-chain", seen.sni)
 		p.diagnoseChain(cve.UnverifiedCertificates, err)
 		p.set(LiveClientCertRequest, pki.StatusSkip, "not reached: a verifying client stops at the server certificate, before it is asked for or sends its own")
 		p.stop(LiveServerChain)
-		return nil, false
-	case verified != nil && auth.Requested && (a != nil || wire.IsClosed(err)):
+		return false
+	case seen.verified != nil && p.rep.ClientAuth.Requested && (a != nil || wire.IsClosed(err)):
 		// TLS 1.2 (or a server that checks early): the server judged the
 		// client certificate inside the handshake.
 		what := "closed the connection without an alert"
@@ -109,10 +126,10 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 			what = "aborted the handshake with " + a.String()
 		}
 		p.set(LiveTLS, pki.StatusFail, "the server "+what+negotiated+" after it asked for a client certificate: see live-client-cert-accepted", ev...)
-		p.diagnoseChain(verified.PeerCertificates, nil)
-		p.clientCertRequest(acceptable)
+		p.diagnoseChain(seen.verified.PeerCertificates, nil)
+		p.clientCertRequest(seen.acceptable)
 		p.refusedClient(a, false)
-		return nil, false
+		return false
 	case a != nil:
 		c := p.set(LiveTLS, pki.StatusFail, "the server aborted the handshake with "+a.String()+negotiated, ev...)
 		switch *a {
@@ -120,7 +137,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 			c.Fix = "the server and mtlskit share no TLS version: mtlskit speaks TLS 1.2 and 1.3"
 		case wire.AlertHandshakeFailure:
 			c.Fix = "no common cipher suite or key exchange, or the server refuses this client: check the server's ssl_protocols and ssl_ciphers"
-		case wire.Alert(112): // unrecognized_name
+		case wire.AlertUnrecognizedName:
 			c.Fix = "the server does not know the name " + p.cfg.Host + " (SNI): dial the name it serves"
 		}
 	case wire.IsTimeout(err):
@@ -137,7 +154,7 @@ func (p *prober) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, bool) 
 		}
 	}
 	p.stop(LiveTLS)
-	return nil, false
+	return false
 }
 
 func orNone(s string) string {

@@ -69,68 +69,75 @@ func storeMaterials(c *cli.Context, dir string) (*harness.Materials, error) {
 	return m, nil
 }
 
-// externalSubjects reads --target, --pki, --server-cmd and --client-cmd,
-// keeps the scenarios of the sides they judge, and starts a server
-// command.
-func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names []string, scenarios *[]harness.Scenario) (*external, error) {
-	e := &external{started: time.Now()}
-	target, pkiDir := c.String("target"), c.String("pki")
+// subjectFlags are the external-subject flags of harness run, read and
+// checked against each other.
+type subjectFlags struct {
+	target, pkiDir   string
+	serverT, clientT *harness.Template
+}
+
+// readSubjectFlags checks --target, --pki, --server-cmd and --client-cmd
+// and their templates; none set means the reference pair (ok false).
+func readSubjectFlags(c *cli.Context, controls bool) (f subjectFlags, ok bool, err error) {
+	f.target, f.pkiDir = c.String("target"), c.String("pki")
 	serverCmd, clientCmd := c.String("server-cmd"), c.String("client-cmd")
-	if target == "" && pkiDir == "" && serverCmd == "" && clientCmd == "" {
-		for _, f := range []string{"accept-on", "strict-tls", "start-timeout", "stop-grace", "command-timeout", "passphrase-file"} {
-			if c.IsSet(f) && f != "strict-tls" && f != "accept-on" {
-				return nil, usagef("--%s needs --target, --server-cmd or --client-cmd", f)
+	if f.target == "" && f.pkiDir == "" && serverCmd == "" && clientCmd == "" {
+		for _, name := range []string{"start-timeout", "stop-grace", "command-timeout", "passphrase-file"} {
+			if c.IsSet(name) {
+				return f, false, usagef("--%s needs --target, --server-cmd or --client-cmd", name)
 			}
 		}
-		return e, nil
+		return f, false, nil
 	}
 	if controls {
-		return nil, usagef("--negative-controls judges the harness itself: drop --target, --pki, --server-cmd and --client-cmd")
+		return f, false, usagef("--negative-controls judges the harness itself: drop --target, --pki, --server-cmd and --client-cmd")
 	}
 	if c.String("keep") != "" {
-		return nil, usagef("--keep replays the reference pair: it cannot be combined with external subjects")
+		return f, false, usagef("--keep replays the reference pair: it cannot be combined with external subjects")
 	}
 	switch {
-	case serverCmd != "" && pkiDir != "":
-		return nil, usagef("--server-cmd makes its own CA: drop --pki (use --pki with --target for a server you started)")
-	case serverCmd == "" && target != "" && pkiDir == "":
-		return nil, usagef("--target needs --pki DIR, the store whose CA the server trusts (or --server-cmd to let the harness start it)")
-	case serverCmd == "" && target == "" && pkiDir != "":
-		return nil, usagef("--pki needs --target URL, the server to judge")
-	case clientCmd != "" && pkiDir != "":
-		return nil, usagef("--client-cmd uses a fresh CA: drop --pki")
+	case serverCmd != "" && f.pkiDir != "":
+		return f, false, usagef("--server-cmd makes its own CA: drop --pki (use --pki with --target for a server you started)")
+	case serverCmd == "" && f.target != "" && f.pkiDir == "":
+		return f, false, usagef("--target needs --pki DIR, the store whose CA the server trusts (or --server-cmd to let the harness start it)")
+	case serverCmd == "" && f.target == "" && f.pkiDir != "":
+		return f, false, usagef("--pki needs --target URL, the server to judge")
+	case clientCmd != "" && f.pkiDir != "":
+		return f, false, usagef("--client-cmd uses a fresh CA: drop --pki")
 	}
-	var serverT, clientT *harness.Template
-	var err error
 	if serverCmd != "" {
-		if serverT, err = templateOf(c, "server-cmd"); err != nil {
-			return nil, err
+		if f.serverT, err = templateOf(c, "server-cmd"); err != nil {
+			return f, false, err
 		}
-		if target == "" {
-			target = "wss://localhost:{port}/"
+		if f.target == "" {
+			f.target = "wss://localhost:{port}/"
 		}
-		if err := harness.CheckPlaceholders(target, "port", "host"); err != nil {
-			return nil, usagef("--target: %v", err)
+		if err := harness.CheckPlaceholders(f.target, "port", "host"); err != nil {
+			return f, false, usagef("--target: %v", err)
 		}
-		if _, _, err := harness.ParseTarget(harness.ExpandString(target, map[string]string{"port": "1", "host": "localhost"})); err != nil {
-			return nil, usagef("--target %v", err)
+		if _, _, err := harness.ParseTarget(harness.ExpandString(f.target, map[string]string{"port": "1", "host": "localhost"})); err != nil {
+			return f, false, usagef("--target %v", err)
 		}
-	} else if target != "" {
-		if err := harness.CheckPlaceholders(target); err != nil {
-			return nil, usagef("--target: %v (placeholders need --server-cmd)", err)
+	} else if f.target != "" {
+		if err := harness.CheckPlaceholders(f.target); err != nil {
+			return f, false, usagef("--target: %v (placeholders need --server-cmd)", err)
 		}
-		if _, _, err := harness.ParseTarget(target); err != nil {
-			return nil, usagef("--target %v", err)
+		if _, _, err := harness.ParseTarget(f.target); err != nil {
+			return f, false, usagef("--target %v", err)
 		}
 	}
 	if clientCmd != "" {
-		if clientT, err = templateOf(c, "client-cmd"); err != nil {
-			return nil, err
+		if f.clientT, err = templateOf(c, "client-cmd"); err != nil {
+			return f, false, err
 		}
 	}
+	return f, true, nil
+}
 
-	// Keep the sides judged; a named scenario of another side is an error.
-	judged := map[harness.Side]bool{harness.ServerSide: target != "", harness.ClientSide: clientT != nil}
+// keepJudgedSides keeps the scenarios of the sides under test; a named
+// scenario of another side is an error.
+func keepJudgedSides(f subjectFlags, names []string, scenarios *[]harness.Scenario) error {
+	judged := map[harness.Side]bool{harness.ServerSide: f.target != "", harness.ClientSide: f.clientT != nil}
 	all := *scenarios
 	if len(names) == 0 {
 		all = harness.Scenarios()
@@ -140,13 +147,27 @@ func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names 
 		if judged[s.Side] {
 			keep = append(keep, s)
 		} else if len(names) > 0 {
-			return nil, usagef("--scenario %s judges the %s, which is not under test here", s.Name, s.Side)
+			return usagef("--scenario %s judges the %s, which is not under test here", s.Name, s.Side)
 		}
 	}
 	*scenarios = keep
+	return nil
+}
 
-	if pkiDir != "" {
-		if e.materials, err = storeMaterials(c, pkiDir); err != nil {
+// externalSubjects reads --target, --pki, --server-cmd and --client-cmd,
+// keeps the scenarios of the sides they judge, mints the run's
+// certificates (from --pki's CA, or fresh) and starts a server command.
+func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names []string, scenarios *[]harness.Scenario) (*external, error) {
+	e := &external{started: time.Now()}
+	f, ok, err := readSubjectFlags(c, controls)
+	if err != nil || !ok {
+		return e, err
+	}
+	if err := keepJudgedSides(f, names, scenarios); err != nil {
+		return nil, err
+	}
+	if f.pkiDir != "" {
+		if e.materials, err = storeMaterials(c, f.pkiDir); err != nil {
 			return nil, err
 		}
 	} else if e.materials, err = harness.NewMaterials(); err != nil {
@@ -155,38 +176,45 @@ func externalSubjects(ctx context.Context, c *cli.Context, controls bool, names 
 	if e.scratch, err = os.MkdirTemp("", "mtlskit-harness-"); err != nil {
 		return nil, failf("harness run: %v", err)
 	}
+	if err := e.startSubjects(ctx, c, f); err != nil {
+		e.cleanup()
+		return nil, err
+	}
+	return e, nil
+}
+
+// startSubjects starts the server command (or names the target) and
+// prepares the client command, each with a scratch directory.
+func (e *external) startSubjects(ctx context.Context, c *cli.Context, f subjectFlags) error {
+	var err error
 	switch {
-	case serverT != nil:
+	case f.serverT != nil:
 		dir := e.scratch + "/server"
 		if err := os.Mkdir(dir, 0o700); err != nil {
-			e.cleanup()
-			return nil, failf("harness run: %v", err)
+			return failf("harness run: %v", err)
 		}
 		p, err := harness.StartServerCommand(ctx, harness.ServerCommandConfig{
-			Command: serverT, Target: target, Materials: e.materials, Dir: dir,
+			Command: f.serverT, Target: f.target, Materials: e.materials, Dir: dir,
 			StartTimeout: c.Duration("start-timeout"), StopGrace: c.Duration("stop-grace"),
 		})
 		if err != nil {
-			e.cleanup()
-			return nil, failf("--server-cmd: %v", err)
+			return failf("--server-cmd: %v", err)
 		}
 		e.process = p
-		e.server = p.Subject(serverT.Raw)
-	case target != "":
-		if e.server, err = harness.TargetServer(target); err != nil {
-			e.cleanup()
-			return nil, usagef("%v", err)
+		e.server = p.Subject(f.serverT.Raw)
+	case f.target != "":
+		if e.server, err = harness.TargetServer(f.target); err != nil {
+			return usagef("--target %v", err)
 		}
 	}
-	if clientT != nil {
+	if f.clientT != nil {
 		dir := e.scratch + "/client"
 		if err := os.Mkdir(dir, 0o700); err != nil {
-			e.cleanup()
-			return nil, failf("harness run: %v", err)
+			return failf("harness run: %v", err)
 		}
-		e.client = &harness.ClientCommand{Command: clientT, Dir: dir, Timeout: c.Duration("command-timeout")}
+		e.client = &harness.ClientCommand{Command: f.clientT, Dir: dir, Timeout: c.Duration("command-timeout")}
 	}
-	return e, nil
+	return nil
 }
 
 // harnessServe is `mtlskit harness serve`.

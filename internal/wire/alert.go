@@ -31,6 +31,7 @@ const (
 	AlertDecodeError            Alert = 50
 	AlertDecryptError           Alert = 51
 	AlertProtocolVersion        Alert = 70
+	AlertUnrecognizedName       Alert = 112
 	AlertInternalError          Alert = 80
 	AlertCertificateRequired    Alert = 116
 	AlertNoApplicationProtocol  Alert = 120
