@@ -126,17 +126,7 @@ func runTarget(t *testing.T, url string, scenarios []Scenario, opts Options) map
 // must be OK exactly when wantOK.
 func runTargetWant(t *testing.T, url string, scenarios []Scenario, opts Options, wantOK bool) map[string]Result {
 	t.Helper()
-	srv, err := TargetServer(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Server, opts.Materials = srv, testMaterials()
-	if opts.Timeout == 0 {
-		opts.Timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, scenarios, opts)
+	rep, err := runScenariosAt(t, url, scenarios, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +138,23 @@ func runTargetWant(t *testing.T, url string, scenarios []Scenario, opts Options,
 		out[r.Scenario.Name] = r
 	}
 	return out
+}
+
+// runScenariosAt runs scenarios against the server at url with the
+// test materials and returns the report (or Run's error).
+func runScenariosAt(t *testing.T, url string, scenarios []Scenario, opts Options) (*Report, error) {
+	t.Helper()
+	srv, err := TargetServer(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Server, opts.Materials = srv, testMaterials()
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return Run(ctx, scenarios, opts)
 }
 
 func serverRejects() []Scenario { return rejectScenarios(ServerSide) }

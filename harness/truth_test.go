@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -38,17 +37,7 @@ func serveTLS(t *testing.T, cfg *tls.Config, h http.Handler) string {
 // the report (or Run's error).
 func runTargetReport(t *testing.T, url string, opts Options) (*Report, error) {
 	t.Helper()
-	srv, err := TargetServer(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Server, opts.Materials = srv, testMaterials()
-	if opts.Timeout == 0 {
-		opts.Timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return Run(ctx, OfSide(Scenarios(), ServerSide), opts)
+	return runScenariosAt(t, url, OfSide(Scenarios(), ServerSide), opts)
 }
 
 // Class 1: a front that is up before its back. The port accepts at once,

@@ -293,11 +293,10 @@ func runMatrix(ctx context.Context, c *cli.Context, set runSettings) (*harness.R
 	return harness.Run(ctx, set.scenarios, set.opts)
 }
 
-// writeRunReport writes the report in its format, to stdout or --out,
-// and the --keep directory.
-func writeRunReport(c *cli.Context, format string, rep *harness.Report) error {
+// renderReport is the report in a format: table (with opt), json, junit
+// or html.
+func renderReport(format string, rep *harness.Report, opt report.TableOptions) ([]byte, error) {
 	var buf bytes.Buffer
-	toStdout := c.String("out") == ""
 	var err error
 	switch format {
 	case "json":
@@ -307,21 +306,26 @@ func writeRunReport(c *cli.Context, format string, rep *harness.Report) error {
 	case "html":
 		err = report.WriteHTML(&buf, rep)
 	default:
-		err = report.WriteTable(&buf, rep, report.TableOptions{
-			Color:   toStdout && useColour(c.App.Writer),
-			Verbose: c.Bool("verbose"),
-		})
+		err = report.WriteTable(&buf, rep, opt)
 	}
+	return buf.Bytes(), err
+}
+
+// writeRunReport writes the report in its format, to stdout or --out,
+// and the --keep directory.
+func writeRunReport(c *cli.Context, format string, rep *harness.Report) error {
+	toStdout := c.String("out") == ""
+	buf, err := renderReport(format, rep, report.TableOptions{Color: toStdout && useColour(c.App.Writer), Verbose: c.Bool("verbose")})
 	if err != nil {
 		return failf("harness run: writing the %s report: %v", format, err)
 	}
 	if toStdout {
-		if _, err := io.Copy(c.App.Writer, &buf); err != nil {
+		if _, err := c.App.Writer.Write(buf); err != nil {
 			return failf("harness run: writing the report: %v", err)
 		}
 	} else {
 		out := c.String("out")
-		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(out, buf, 0o644); err != nil {
 			return failf("--out %s: cannot write the report (%v): check that the directory exists and is writable", out, err)
 		}
 		fmt.Fprintf(c.App.Writer, "wrote the %s report to %s: %s\n", format, out, summary(rep))

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/mtlskit/mtlskit/harness"
@@ -28,21 +26,12 @@ func notReadyError(c *cli.Context, format string, e *harness.NotReadyError, ext 
 	}
 	if format != "table" {
 		rep := &harness.Report{Kind: harness.KindScenarios, Started: ext.started, ServerSubject: e.Subject, RunError: msg}
-		var buf bytes.Buffer
-		var err error
-		switch format {
-		case "json":
-			err = report.WriteJSON(&buf, rep)
-		case "junit":
-			err = report.WriteJUnit(&buf, rep)
-		case "html":
-			err = report.WriteHTML(&buf, rep)
-		}
+		buf, err := renderReport(format, rep, report.TableOptions{})
 		if err == nil {
 			if out := c.String("out"); out != "" {
-				err = os.WriteFile(out, buf.Bytes(), 0o644)
+				err = os.WriteFile(out, buf, 0o644)
 			} else {
-				_, err = io.Copy(c.App.Writer, &buf)
+				_, err = c.App.Writer.Write(buf)
 			}
 		}
 		if err != nil {
