@@ -27,6 +27,12 @@ type Issuer struct {
 	Cert  *x509.Certificate
 	Key   crypto.Signer
 	Chain []*x509.Certificate // intermediates above Cert, nearest first
+	// CRLURLs and OCSPURLs, when set, go into every leaf it issues as a
+	// CRL distribution point and an Authority Information Access OCSP
+	// URL (a request's own RevocationURLs win). A store's issuer carries
+	// those of `ca init --crl-url/--ocsp-url`.
+	CRLURLs  []string
+	OCSPURLs []string
 }
 
 // Issuer returns i as a signer for further certificates. It fails when i
@@ -158,6 +164,9 @@ func (iss *Issuer) chainBelowRoot() []*x509.Certificate {
 }
 
 func (iss *Issuer) certify(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certificate, error) {
+	if !req.Kind.IsCA() && req.CRLURLs == nil && req.OCSPURLs == nil {
+		req.CRLURLs, req.OCSPURLs = iss.CRLURLs, iss.OCSPURLs
+	}
 	tmpl, err := template(req, pub, now)
 	if err != nil {
 		return nil, err
@@ -282,6 +291,7 @@ func template(req Request, pub crypto.PublicKey, now time.Time) (*x509.Certifica
 		if req.UnsafeExtKeyUsage != nil {
 			t.ExtKeyUsage = req.UnsafeExtKeyUsage
 		}
+		t.CRLDistributionPoints, t.OCSPServer = req.CRLURLs, req.OCSPURLs
 	default:
 		return nil, fmt.Errorf("unknown certificate kind %q: use root, intermediate, server or client", req.Kind)
 	}

@@ -97,13 +97,33 @@ func Lint(cert *x509.Certificate) []LintFinding {
 	if err != nil {
 		return []LintFinding{{ID: "zcrypto_parse", Status: "fatal", Details: err.Error()}}
 	}
-	rs := zlint.LintCertificateEx(zc, reg)
+	return findings(zlint.LintCertificateEx(zc, reg), func(name string) bool {
+		w, ok := lintWaivers[name]
+		return ok && w.applies(cert)
+	})
+}
+
+// LintCRL runs zlint's RFC 5280 and community CRL lints on a DER CRL,
+// reported as Lint reports a certificate's. A CRL zcrypto cannot parse is
+// one fatal finding with ID "zcrypto_parse".
+func LintCRL(der []byte) []LintFinding {
+	reg, err := lintRegistry()
+	if err != nil {
+		return []LintFinding{{ID: "zlint_registry", Status: "fatal", Details: err.Error()}}
+	}
+	crl, err := zx509.ParseRevocationList(der)
+	if err != nil {
+		return []LintFinding{{ID: "zcrypto_parse", Status: "fatal", Details: err.Error()}}
+	}
+	return findings(zlint.LintRevocationListEx(crl, reg), func(string) bool { return false })
+}
+
+// findings keeps the results of status notice and above that waived does
+// not drop, sorted by ID.
+func findings(rs *zlint.ResultSet, waived func(name string) bool) []LintFinding {
 	var out []LintFinding
 	for name, r := range rs.Results {
-		if r.Status < lint.Notice {
-			continue
-		}
-		if w, ok := lintWaivers[name]; ok && w.applies(cert) {
+		if r.Status < lint.Notice || waived(name) {
 			continue
 		}
 		out = append(out, LintFinding{

@@ -43,6 +43,11 @@ type Request struct {
 	// that act as both server and client.
 	ClientAuth bool
 
+	// CRLURLs and OCSPURLs put a CRL distribution point and an Authority
+	// Information Access OCSP URL into a leaf (nil: the issuer's).
+	CRLURLs  []string
+	OCSPURLs []string
+
 	// MaxPathLen bounds the CAs below a CA certificate: 0 means it may sign
 	// only leaves, -1 means no limit. Ignored for leaves.
 	MaxPathLen int

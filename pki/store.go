@@ -59,11 +59,18 @@ type Entry struct {
 	Cert       string    `json:"cert"`
 	Key        string    `json:"key,omitempty"`
 	Chain      string    `json:"chain,omitempty"`
+	// Revoked is the certificate's revocation, filled in by List and
+	// Get from the index's revocations (never stored in the entry).
+	Revoked *Revocation `json:"revoked,omitempty"`
 }
 
 type index struct {
 	Version int     `json:"version"`
 	Entries []Entry `json:"entries"`
+	// CA holds the CA's revocation URLs and CRL counters (absent before
+	// any was set); Revoked every revocation, oldest first.
+	CA      *CAInfo      `json:"ca,omitempty"`
+	Revoked []Revocation `json:"revoked,omitempty"`
 }
 
 // PassphraseFunc supplies the passphrase of an encrypted CA key when one
@@ -82,6 +89,10 @@ type InitOptions struct {
 	PermittedIPs         []*net.IPNet
 	Passphrase           []byte // when set, CA keys are written encrypted
 	Force                bool   // replace an existing CA
+	// CRLURL and OCSPURL (http://) go into every leaf issued after, as a
+	// CRL distribution point and an AIA OCSP URL.
+	CRLURL  string
+	OCSPURL string
 }
 
 // ErrNoCA is returned when a store has no CA yet.
@@ -136,6 +147,13 @@ func (s *Store) withLock(fn func(idx index, idxErr error) error) error {
 // that signs the leaves) in the store. It refuses to replace an existing
 // CA unless opts.Force is set.
 func (s *Store) Init(opts InitOptions) ([]Entry, error) {
+	for _, u := range []struct{ what, url string }{{"CRL URL", opts.CRLURL}, {"OCSP URL", opts.OCSPURL}} {
+		if u.url != "" {
+			if err := CheckRevocationURL(u.what, u.url); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var out []Entry
 	err := s.withLock(func(idx index, idxErr error) error {
 		if s.HasCA() && !opts.Force {
@@ -180,6 +198,12 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 				idx = index{Version: indexVersion}
 			}
 			idx.Entries = append(withoutCA(idx.Entries), out...)
+			// A new CA starts its CRL numbers afresh; the revocations of
+			// the old one stay (they name its key, so its CRL only).
+			idx.CA = nil
+			if opts.CRLURL != "" || opts.OCSPURL != "" {
+				idx.CA = &CAInfo{CRLURL: opts.CRLURL, OCSPURL: opts.OCSPURL}
+			}
 			return s.writeIndex(idx)
 		})
 	})
@@ -354,13 +378,29 @@ func (s *Store) Root() (*x509.Certificate, error) {
 // Issuer loads the CA that signs leaves: the intermediate when there is
 // one, the root otherwise. pass is called only for an encrypted key.
 func (s *Store) Issuer(pass PassphraseFunc) (*Issuer, error) {
+	if s.hasIntermediate() {
+		return s.loadCA(interCertFile, interKeyFile, pass)
+	}
+	return s.loadCA(rootCertFile, rootKeyFile, pass)
+}
+
+// RootIssuer loads the root CA with its key (it signs the root's CRL,
+// which covers the intermediate).
+func (s *Store) RootIssuer(pass PassphraseFunc) (*Issuer, error) {
+	return s.loadCA(rootCertFile, rootKeyFile, pass)
+}
+
+func (s *Store) hasIntermediate() bool {
+	_, err := os.Stat(s.path(caDir, interCertFile))
+	return err == nil
+}
+
+// loadCA reads a CA certificate and its key from ca/; pass is called
+// only for an encrypted key.
+func (s *Store) loadCA(certName, keyName string, pass PassphraseFunc) (*Issuer, error) {
 	root, err := s.Root()
 	if err != nil {
 		return nil, err
-	}
-	certName, keyName := rootCertFile, rootKeyFile
-	if _, err := os.Stat(s.path(caDir, interCertFile)); err == nil {
-		certName, keyName = interCertFile, interKeyFile
 	}
 	certPath, keyPath := s.path(caDir, certName), s.path(caDir, keyName)
 	cert := root
@@ -532,6 +572,7 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 		if err != nil {
 			return err
 		}
+		iss.CRLURLs, iss.OCSPURLs = idx.CA.urls()
 		if issued, err = signAll(items, iss, idx); err != nil {
 			return err
 		}
@@ -817,6 +858,12 @@ func oneLine(s string) string {
 
 func (s *Store) writeIndex(idx index) error {
 	idx.Version = indexVersion
+	entries := make([]Entry, len(idx.Entries))
+	for i, e := range idx.Entries {
+		e.Revoked = nil // kept in idx.Revoked only
+		entries[i] = e
+	}
+	idx.Entries = entries
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
 		return err
@@ -835,6 +882,9 @@ func (s *Store) List() ([]Entry, error) {
 		return nil, err
 	}
 	es := idx.Entries
+	for i := range es {
+		es[i].Revoked = idx.revocation(es[i].Serial)
+	}
 	rank := map[Kind]int{KindRoot: 0, KindIntermediate: 1}
 	sort.SliceStable(es, func(i, j int) bool {
 		ri, iok := rank[es[i].Kind]
@@ -864,6 +914,7 @@ func (s *Store) Get(name string) (*Entry, error) {
 	if e == nil {
 		return nil, detailf(ErrNotFound, "no certificate named %q in %s", name, s.Dir)
 	}
+	e.Revoked = idx.revocation(e.Serial)
 	return e, nil
 }
 

@@ -24,6 +24,8 @@ func caCommand() *cli.Command {
 				&cli.StringSliceFlag{Name: "excluded-dns", Usage: "name constraint: DNS domains leaves may not use"},
 				&cli.StringSliceFlag{Name: "permitted-ip", Usage: "name constraint: IP ranges (CIDR) leaves may use"},
 				&cli.BoolFlag{Name: "encrypt-key", Usage: "encrypt the CA keys with a passphrase"},
+				&cli.StringFlag{Name: "crl-url", Usage: "put this http:// `URL` into every leaf issued after as its CRL distribution point (serve it with `mtlskit serve`)"},
+				&cli.StringFlag{Name: "ocsp-url", Usage: "put this http:// `URL` into every leaf issued after as its OCSP responder (Authority Information Access)"},
 			},
 			Action: caInit,
 		}},
@@ -65,7 +67,14 @@ func caInit(c *cli.Context) error {
 		CommonName: c.String("cn"), KeyType: kt, Validity: validity,
 		Intermediate: c.Bool("intermediate"), IntermediateValidity: interValidity,
 		PermittedDNS: permitted, ExcludedDNS: excluded, PermittedIPs: ips,
-		Force: c.Bool("force"),
+		Force: c.Bool("force"), CRLURL: c.String("crl-url"), OCSPURL: c.String("ocsp-url"),
+	}
+	for _, f := range []string{"crl-url", "ocsp-url"} {
+		if u := c.String(f); u != "" {
+			if err := pki.CheckRevocationURL("--"+f, u); err != nil {
+				return usagef("%v", err)
+			}
+		}
 	}
 	store := storeOf(c)
 	if store.HasCA() && !opts.Force {

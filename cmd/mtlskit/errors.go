@@ -105,6 +105,9 @@ var hints = []hint{
 	is(pki.ErrNoCA, "run `mtlskit ca init` first (or pass --dir)"),
 	is(pki.ErrStoreNotDir, "pass --dir with a directory"),
 	is(pki.ErrNotFound, "see `mtlskit list`"),
+	is(pki.ErrAlreadyRevoked, "nothing to do; `mtlskit crl` publishes it"),
+	is(pki.ErrUnknownReason, "pass --reason with one of those"),
+	is(pki.ErrBadRevocationURL, "use a URL such as http://127.0.0.1:8080/crl.der"),
 	as(func(*pki.CAExistsError) string {
 		return "use it, pick another --dir, or pass --force to replace it (certificates it issued will no longer verify)"
 	}),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/mtlskit/mtlskit/pki"
@@ -19,9 +20,11 @@ func listCommand() *cli.Command {
 	}
 }
 
-// status says whether a certificate is usable at now.
+// status says whether a certificate is usable at now: revoked first.
 func status(e pki.Entry, now time.Time) string {
 	switch {
+	case e.Revoked != nil:
+		return "revoked"
 	case now.Before(e.NotBefore):
 		return "not-yet-valid"
 	case now.After(e.NotAfter):
@@ -76,6 +79,9 @@ func list(c *cli.Context) error {
 			st = p.yellow(st)
 		default:
 			st = p.red(st)
+		}
+		if e.Revoked != nil {
+			st += fmt.Sprintf(" %s (%s)", e.Revoked.At.Format(time.DateOnly), e.Revoked.ReasonName)
 		}
 		t.row(e.Name, string(e.Kind), serial, sans, e.NotAfter.Format(time.DateOnly), st)
 	}
