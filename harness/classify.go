@@ -48,6 +48,7 @@ var verifyMessages = []struct {
 	id   ReasonID
 }{
 	// OpenSSL (Python's ssl, curl, Ruby, nginx, Node's messages).
+	{"certificate revoked", ReasonRevoked},
 	{"certificate has expired", ReasonExpired},
 	{"certificate is not yet valid", ReasonNotYetValid},
 	{"hostname mismatch", ReasonHostMismatch},
@@ -61,6 +62,7 @@ var verifyMessages = []struct {
 	// curl checks the host name itself, after the handshake.
 	{"no alternative certificate subject name matches target host name", ReasonHostMismatch},
 	// Node's error codes.
+	{"cert_revoked", ReasonRevoked},
 	{"cert_has_expired", ReasonExpired},
 	{"cert_not_yet_valid", ReasonNotYetValid},
 	{"err_tls_cert_altname_invalid", ReasonHostMismatch},

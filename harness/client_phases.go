@@ -118,6 +118,18 @@ func (r *clientRun) tlsConfig() *tls.Config {
 	// does) and closes a connection without an alert, an answer or a
 	// ticket refused it in the handshake.
 	tcfg.ClientSessionCache = r.tickets
+	if e.CheckRevocation {
+		// After crypto/tls verified the chain and the name: a certificate
+		// naming a CRL distribution point is looked up there. It only
+		// refuses, it never relaxes anything.
+		tcfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) < 2 {
+				return nil
+			}
+			ch := cs.VerifiedChains[0]
+			return wire.CheckDistributionPoint(r.ctx, ch[0], ch[1], r.cfg.Timeout)
+		}
+	}
 	wire.PinVersion(tcfg, r.cfg.TLSVersion)
 	if r.c.tweak != nil {
 		r.c.tweak(tcfg)
@@ -164,7 +176,14 @@ func (r *clientRun) handshake() bool {
 func (r *clientRun) handshakeFailed(err error) bool {
 	L, version := &r.v.Layers, r.state.Version
 	var cve *tls.CertificateVerificationError
+	var revoked *wire.RevokedError
+	var unknown *wire.RevocationUnknownError
 	switch a := wire.RemoteAlert(err); {
+	case errors.As(err, &revoked) || errors.As(err, &unknown):
+		why, _ := wire.VerifyReason(err)
+		L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert = PartyClient, &why, wire.NewAlert(wire.AlertBadCertificate)
+		L.TLS.Detail = "the client refused the server certificate: " + why.Text
+		return r.end(LayerTLS, RejectedTLS, PartyClient, why)
 	case errors.As(err, &cve):
 		for _, pc := range cve.UnverifiedCertificates {
 			L.TLS.PeerChain = append(L.TLS.PeerChain, pc.Subject.CommonName)
@@ -279,7 +298,7 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 	requested := r.state.Version == tls.VersionTLS13 && L.TLS.ClientCertRequested
 	switch {
 	case kind == wire.AnswerTimeout:
-		why = Reason{ID: ReasonUpgradeTimeout, Text: fmt.Sprintf("TLS is fine but the server did not answer the upgrade request within %s", r.cfg.Timeout)}
+		why = Reason{ID: ReasonUpgradeTimeout, Text: fmt.Sprintf("%s but the server did not answer the upgrade request within %s", r.handshakeWords(), r.cfg.Timeout)}
 	case kind == wire.AnswerClosed && requested && !r.tickets.got() && !r.cfg.ticketBaseline:
 		why = Reason{ID: ReasonClosedBeforeUpgrade, Text: "TLS 1.3: after the client's handshake finished, the server closed the connection without an alert, a session ticket or an HTTP answer; cannot tell whether the certificate was refused (the valid-client control got no session ticket from this server to compare with)"}
 		L.TLS.Ambiguous = true
@@ -291,12 +310,22 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 		L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.LateAlert, L.TLS.Detail = LayerFailed, PartyServer, &why, true, why.Text
 		return r.end(LayerTLS, RejectedTLS, PartyServer, why)
 	case kind == wire.AnswerClosed:
-		why = Reason{ID: ReasonClosedBeforeUpgrade, Text: "TLS is fine but the server closed the connection without answering the upgrade request"}
+		why = Reason{ID: ReasonClosedBeforeUpgrade, Text: r.handshakeWords() + " but the server closed the connection without answering the upgrade request"}
 	default:
 		why = Reason{ID: ReasonUnclassified, Text: err.Error()}
 	}
 	L.HTTP.Detail = why.Text
 	return r.end(LayerHTTP, NoUpgrade, "", why)
+}
+
+// handshakeWords says how far TLS got, for an upgrade that got no answer:
+// in TLS 1.3 the client's side of the handshake finishes before the
+// server's, so only that much is known.
+func (r *clientRun) handshakeWords() string {
+	if r.state.Version == tls.VersionTLS13 {
+		return "the client's side of the TLS 1.3 handshake finished"
+	}
+	return "TLS is fine"
 }
 
 // answered records an HTTP answer other than a valid 101: a status (a

@@ -65,7 +65,7 @@ func (c *ClientCommand) Connect(ctx context.Context, cfg ClientConfig) Verdict {
 	var files SubjectFiles
 	err := os.MkdirAll(dir, 0o700)
 	if err == nil {
-		files, err = writeSubjectFiles(dir, roots, e.Client)
+		files, err = writeSubjectFiles(dir, roots, e.Client, e.ServerCRLs)
 	}
 	if err != nil {
 		v.Client = &ClientProcess{ExitCode: -1, Error: fmt.Sprintf("writing the client's files into %s: %v", dir, err)}

@@ -34,8 +34,8 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 
 	t.Run("insecure client accepts every bad server", func(t *testing.T) {
 		c := byName["insecure-client"]
-		if len(c.Results) != 9 {
-			t.Fatalf("%d results, want the 9 client-side reject scenarios", len(c.Results))
+		if len(c.Results) != 10 {
+			t.Fatalf("%d results, want the 10 client-side reject scenarios", len(c.Results))
 		}
 		for _, r := range c.Results {
 			if r.Scenario.Side != ClientSide || r.Scenario.Expect != Reject || r.Outcome != Accepted || r.Reason.ID != ReasonEchoVerified {
@@ -45,8 +45,8 @@ func TestNegativeControlsAreAllCaught(t *testing.T) {
 	})
 	t.Run("lax server accepts every bad client", func(t *testing.T) {
 		c := byName["lax-server"]
-		if len(c.Results) != 6 {
-			t.Fatalf("%d results, want the 6 server-side reject scenarios", len(c.Results))
+		if len(c.Results) != 7 {
+			t.Fatalf("%d results, want the 7 server-side reject scenarios", len(c.Results))
 		}
 		for _, r := range c.Results {
 			if r.Scenario.Side != ServerSide || r.Outcome != Accepted || r.Server == nil || r.Server.Subject != "lax-server" || !r.Server.WS.HandlerRan {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -36,7 +37,8 @@ func TargetServer(target string) (ServerSubject, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &targetServer{url: url, addr: addr, name: target}, nil
+	return &targetServer{url: url, addr: addr, name: target,
+		noCRL: "the server was started outside the harness, so it cannot be handed the run's CRL ({crl}): judge revocation with --server-cmd"}, nil
 }
 
 type targetServer struct {
@@ -45,7 +47,14 @@ type targetServer struct {
 	// server command that has exited).
 	alive func() error
 	name  string
+	// noCRL says why the server was not handed the run's CRL: a running
+	// target cannot be, a command whose template lacks {crl} was not.
+	noCRL string
 }
+
+// crlSkip says why revoked-client cannot be judged on this server; ""
+// when the server was handed the CRL.
+func (t *targetServer) crlSkip() string { return t.noCRL }
 
 func (t *targetServer) Name() string {
 	if t.name != "" {
@@ -74,13 +83,19 @@ func (r runningTarget) Observations() []ServerObservation { return nil }
 // must trust, its certificate, key and chain (leaf then intermediates).
 type SubjectFiles struct {
 	Dir, CA, Cert, Key, Chain string
+	// CRL holds the CRLs the subject checks its peer against, PEM.
+	CRL string
 }
 
-// writeSubjectFiles writes ca.pem, cert.pem, key.pem (0600) and
-// chain.pem into dir.
-func writeSubjectFiles(dir string, roots []*pki.Issued, leaf *pki.Issued) (SubjectFiles, error) {
+// writeSubjectFiles writes ca.pem, cert.pem, key.pem (0600), chain.pem
+// and crl.pem (the crls, PEM) into dir.
+func writeSubjectFiles(dir string, roots []*pki.Issued, leaf *pki.Issued, crls [][]byte) (SubjectFiles, error) {
 	f := SubjectFiles{Dir: dir, CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"),
-		Key: filepath.Join(dir, "key.pem"), Chain: filepath.Join(dir, "chain.pem")}
+		Key: filepath.Join(dir, "key.pem"), Chain: filepath.Join(dir, "chain.pem"), CRL: filepath.Join(dir, "crl.pem")}
+	var crlPEM []byte
+	for _, der := range crls {
+		crlPEM = append(crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})...)
+	}
 	var ca []byte
 	for _, r := range roots {
 		ca = append(ca, pki.EncodeCertsPEM(r.Cert)...)
@@ -98,6 +113,7 @@ func writeSubjectFiles(dir string, roots []*pki.Issued, leaf *pki.Issued) (Subje
 		{f.Cert, pki.EncodeCertsPEM(leaf.Cert), 0o644},
 		{f.Chain, pki.EncodeCertsPEM(leaf.FullChain()...), 0o644},
 		{f.Key, key, 0o600},
+		{f.CRL, crlPEM, 0o644},
 	} {
 		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
 			return f, err
@@ -108,7 +124,7 @@ func writeSubjectFiles(dir string, roots []*pki.Issued, leaf *pki.Issued) (Subje
 
 // values are the placeholder values of a subject's files.
 func (f SubjectFiles) values() map[string]string {
-	return map[string]string{"dir": f.Dir, "ca": f.CA, "cert": f.Cert, "key": f.Key, "chain": f.Chain}
+	return map[string]string{"dir": f.Dir, "ca": f.CA, "cert": f.Cert, "key": f.Key, "chain": f.Chain, "crl": f.CRL}
 }
 
 // ServerCommandConfig starts a server command for a run.
@@ -143,6 +159,8 @@ type ServerProcess struct {
 	log    *os.File
 	exited chan struct{}
 	grace  time.Duration
+	// takesCRL: the command's template uses {crl}.
+	takesCRL bool
 }
 
 // StartServerCommand writes the server's files into cfg.Dir, picks a free
@@ -162,7 +180,7 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 	if leaf == nil {
 		leaf = m.Server
 	}
-	files, err := writeSubjectFiles(cfg.Dir, []*pki.Issued{m.Root}, leaf)
+	files, err := writeSubjectFiles(cfg.Dir, []*pki.Issued{m.Root}, leaf, m.CRLs)
 	if err != nil {
 		return nil, fmt.Errorf("writing the server's files into %s: %v", cfg.Dir, err)
 	}
@@ -178,7 +196,7 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 	}
 	vals["url"] = ExpandString(target, vals)
 	p := &ServerProcess{Files: files, Port: port, URL: vals["url"], Argv: cfg.Command.Expand(vals),
-		LogPath: filepath.Join(cfg.Dir, "server-output.log"), exited: make(chan struct{}), grace: cfg.StopGrace}
+		LogPath: filepath.Join(cfg.Dir, "server-output.log"), exited: make(chan struct{}), grace: cfg.StopGrace, takesCRL: cfg.Command.Uses("crl")}
 	if p.log, err = os.Create(p.LogPath); err != nil {
 		return nil, err
 	}
@@ -272,7 +290,11 @@ func (p *ServerProcess) Subject(name string) ServerSubject {
 	if addr == "" {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
 	}
-	return &targetServer{url: p.URL, addr: addr, name: name, alive: func() error {
+	noCRL := ""
+	if !p.takesCRL {
+		noCRL = "the server command does not take the run's CRL: add {crl} (a PEM file of CRLs, the root's listing the revoked client) to --server-cmd and load it (nginx ssl_crl, Node crl, Python VERIFY_CRL_CHECK_LEAF)"
+	}
+	return &targetServer{url: p.URL, addr: addr, name: name, noCRL: noCRL, alive: func() error {
 		select {
 		case <-p.exited:
 			if a, ok := p.daemonized(); ok {

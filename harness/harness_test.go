@@ -40,6 +40,8 @@ func wantVerdicts(version string) map[string]want {
 	return map[string]want{
 		"valid-client":            {Accepted, "", ReasonEchoVerified, 0},
 		"server-sends-chain":      {Accepted, "", ReasonEchoVerified, 0},
+		"revoked-client":          {RejectedTLS, PartyServer, ReasonRevoked, 42},
+		"server-revoked":          {RejectedTLS, PartyClient, ReasonRevoked, 42},
 		"no-client-cert":          noCert,
 		"wrong-ca-client":         {RejectedTLS, PartyServer, ReasonUnknownCA, 48},
 		"self-signed-client":      {RejectedTLS, PartyServer, ReasonUnknownCA, 48},
@@ -281,8 +283,8 @@ func TestLookupRejectsUnknownNamesAndKeepsDefinitionOrder(t *testing.T) {
 // TestScenarioNamesAreStable pins the scenario names: they are interface
 // (JSON, JUnit, --scenario); a new one is added here on purpose.
 func TestScenarioNamesAreStable(t *testing.T) {
-	want := "valid-client server-sends-chain no-client-cert wrong-ca-client self-signed-client expired-client not-yet-valid-client server-eku-as-client client-via-intermediate large-message " +
-		"valid-server server-missing-san server-wrong-ca server-self-signed server-expired server-not-yet-valid server-hostname-mismatch server-ip-not-in-san server-client-eku server-missing-intermediate server-full-chain"
+	want := "valid-client server-sends-chain no-client-cert wrong-ca-client self-signed-client expired-client not-yet-valid-client server-eku-as-client revoked-client client-via-intermediate large-message " +
+		"valid-server server-missing-san server-wrong-ca server-self-signed server-expired server-not-yet-valid server-hostname-mismatch server-ip-not-in-san server-client-eku server-missing-intermediate server-full-chain server-revoked"
 	if got := strings.Join(Names(), " "); got != want {
 		t.Fatalf("names changed:\n got %s\nwant %s", got, want)
 	}

@@ -53,6 +53,22 @@ type Materials struct {
 	ClientExpired         *pki.Issued
 	ClientNotYetValid     *pki.Issued
 	ClientServerEKU       *pki.Issued // extended key usage serverAuth only
+	// ClientRevoked is valid, from the root, and listed in CRLs.
+	ClientRevoked *pki.Issued
+
+	// CRLs are the run's CRLs (DER), what a server checks client
+	// certificates against: the root's, listing ClientRevoked, and the
+	// intermediate's (empty), so that a verifier that wants a CRL for
+	// every CA in the chain (nginx's ssl_crl) has one.
+	CRLs [][]byte
+	// NoCRL, when set, says why these materials have no CRLs
+	// (MaterialsFromCA: only the issuing CA's key is at hand, and a
+	// running server cannot be handed a CRL anyway): revoked-client is
+	// skipped, with it.
+	NoCRL string
+	// leafIssuer signs what an encounter mints itself (server-revoked's
+	// certificate, whose CRL URL is known only once its service runs).
+	leafIssuer *pki.Issuer
 
 	// DefaultMessages is one text and one binary message.
 	DefaultMessages []Message
@@ -85,7 +101,43 @@ func NewMaterials() (*Materials, error) {
 	if err != nil {
 		return nil, fail("intermediate CA", err)
 	}
-	return mintLeaves(m, root, inter)
+	if m, err = mintLeaves(m, root, inter); err != nil {
+		return nil, err
+	}
+	if m.CRLs, err = runCRLs(m, root, inter); err != nil {
+		return nil, fail("the run's CRLs", err)
+	}
+	return m, nil
+}
+
+// runCRLs signs the run's CRLs: the root's lists ClientRevoked, the
+// intermediate's nothing.
+func runCRLs(m *Materials, root, inter *pki.Issuer) ([][]byte, error) {
+	now := time.Now()
+	rootCRL, _, err := pki.MakeCRL(root, []pki.Revocation{revocationOf(m.ClientRevoked, now)}, 1, now.Add(-pki.Backdate), now.Add(pki.Day))
+	if err != nil {
+		return nil, err
+	}
+	interCRL, _, err := pki.MakeCRL(inter, nil, 1, now.Add(-pki.Backdate), now.Add(pki.Day))
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{rootCRL, interCRL}, nil
+}
+
+// crlsBelowRoot are the run's CRLs but the root's (the intermediate's):
+// what goes beside a CRL the encounter signs with the root itself.
+func (m *Materials) crlsBelowRoot() [][]byte {
+	if len(m.CRLs) < 2 {
+		return nil
+	}
+	return m.CRLs[1:]
+}
+
+// revocationOf is the CRL entry of a revoked leaf, as of an hour ago.
+func revocationOf(leaf *pki.Issued, now time.Time) pki.Revocation {
+	return pki.Revocation{Serial: fmt.Sprintf("%x", leaf.Cert.SerialNumber), Name: leaf.Cert.Subject.CommonName,
+		At: now.Add(-time.Hour), Reason: pki.ReasonKeyCompromise, IssuerKeyID: fmt.Sprintf("%x", leaf.Cert.AuthorityKeyId)}
 }
 
 // MaterialsFromCA mints a run's certificates from an existing CA (a
@@ -103,7 +155,8 @@ func MaterialsFromCA(root *x509.Certificate, issuer *pki.Issuer) (*Materials, er
 	if root == nil || issuer == nil || issuer.Cert == nil || issuer.Key == nil {
 		return nil, fmt.Errorf("MaterialsFromCA needs the root certificate and an issuer with its key")
 	}
-	m := &Materials{Root: &pki.Issued{Cert: root}}
+	m := &Materials{Root: &pki.Issued{Cert: root},
+		NoCRL: "the server was started outside the harness, so it cannot be handed the run's CRL ({crl}): judge revocation with --server-cmd, or with the server-revoked scenario"}
 	var inter *pki.Issuer
 	switch {
 	case !issuer.Cert.Equal(root):
@@ -138,6 +191,7 @@ func mintLeaves(m *Materials, direct, inter *pki.Issuer) (*Materials, error) {
 		return nil, fail("unrelated CA", err)
 	}
 	root := direct
+	m.leafIssuer = direct
 
 	sans := func(list string) pki.SANs {
 		s, e := pki.ParseSANs(list)
@@ -194,6 +248,7 @@ func mintLeaves(m *Materials, direct, inter *pki.Issuer) (*Materials, error) {
 		{&m.ClientExpired, "expired client certificate", client(root, pki.Request{NotBefore: past, Validity: leaf})},
 		{&m.ClientNotYetValid, "not-yet-valid client certificate", client(root, pki.Request{NotBefore: future, Validity: leaf / 2})},
 		{&m.ClientServerEKU, "client certificate with serverAuth only", client(root, pki.Request{UnsafeExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})},
+		{&m.ClientRevoked, "revoked client certificate", client(root, pki.Request{})},
 	}
 	if inter != nil {
 		jobs = append(jobs,

@@ -337,6 +337,9 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	if s.NeedsIntermediate && m.NoIntermediate != "" {
 		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable, Text: m.NoIntermediate}}}
 	}
+	if why := crlSkip(s, m, opts.Server); why != "" {
+		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable, Text: why}}}
+	}
 	res := Result{Scenario: s, Verdict: encounter(ctx, s, m, opts)}
 	undecided := ""
 	if res.Layers.TLS.Ambiguous && !opts.NoTLS12Rerun && opts.TLSVersion != tls.VersionTLS12 {
@@ -354,6 +357,19 @@ func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+// crlSkip says why a scenario that needs the judged server to hold the
+// run's CRL cannot be judged: the materials have none, or the server was
+// not handed it; "" when it can.
+func crlSkip(s Scenario, m *Materials, server ServerSubject) string {
+	if !s.NeedsCRL {
+		return ""
+	}
+	if t, ok := server.(interface{ crlSkip() string }); ok && t.crlSkip() != "" {
+		return t.crlSkip()
+	}
+	return m.NoCRL
 }
 
 // rerunInTLS12 runs again, pinned to TLS 1.2, an encounter whose TLS 1.3
@@ -381,6 +397,28 @@ func rerunInTLS12(ctx context.Context, res Result, m *Materials, opts Options) (
 // what the server observed to the client's verdict.
 func encounter(ctx context.Context, s Scenario, m *Materials, opts Options) Verdict {
 	enc := s.Setup(m)
+	if enc.RevokedServer {
+		svc, err := startRevocationService(m.leafIssuer, opts.Timeout)
+		if err != nil {
+			return Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: err.Error()}}
+		}
+		defer svc.close()
+		leaf, crl, err := svc.mintRevoked()
+		if err != nil {
+			return Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: "minting the revoked server certificate: " + err.Error()}}
+		}
+		enc.Server, enc.ServerSendsChain = leaf, true
+		enc.ServerCRLs = append([][]byte{crl}, m.crlsBelowRoot()...)
+		v := connect(ctx, s, enc, opts)
+		v.Revocation = svc.evidence()
+		return v
+	}
+	return connect(ctx, s, enc, opts)
+}
+
+// connect starts the server for enc, lets the client connect and joins
+// what the server observed to the client's verdict.
+func connect(ctx context.Context, s Scenario, enc Encounter, opts Options) Verdict {
 	server, client := ReferenceServer(), ReferenceClient()
 	if s.Side == ServerSide {
 		server = opts.Server

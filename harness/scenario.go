@@ -79,6 +79,56 @@ type Encounter struct {
 	Dial DialMode
 	// Messages are sent in order by the client and must all come back.
 	Messages []Message
+
+	// ClientCRLs are the CRLs (DER) the server checks client
+	// certificates against ({crl} for a server command).
+	ClientCRLs [][]byte
+	// CheckRevocation makes the reference client check the server
+	// certificate at its CRL distribution point (client-side scenarios:
+	// the strict client checks revocation; server-side ones do not judge
+	// the server's certificate).
+	CheckRevocation bool
+	// RevokedServer makes the encounter mint the server's certificate
+	// itself, revoked, with a CRL distribution point and an OCSP URL of
+	// a revocation service it runs on loopback for the encounter.
+	RevokedServer bool
+	// ServerCRLs are the CRLs (DER) that list the server's certificate,
+	// for a client that loads a CRL file ({crl} for a client command);
+	// filled in by the encounter for RevokedServer.
+	ServerCRLs [][]byte
+}
+
+// Importance says how much a failed scenario matters: --fail-on LEVEL
+// fails a run only for failures at LEVEL or above.
+type Importance int
+
+// The importances, lowest first.
+const (
+	ImportanceMedium Importance = iota + 1
+	ImportanceHigh
+	ImportanceCritical
+)
+
+var importanceNames = map[Importance]string{ImportanceMedium: "medium", ImportanceHigh: "high", ImportanceCritical: "critical"}
+
+func (i Importance) String() string {
+	if n, ok := importanceNames[i]; ok {
+		return n
+	}
+	return "unset"
+}
+
+// MarshalText spells the importance in JSON.
+func (i Importance) MarshalText() ([]byte, error) { return []byte(i.String()), nil }
+
+// ParseImportance reads critical, high or medium.
+func ParseImportance(s string) (Importance, error) {
+	for i, n := range importanceNames {
+		if strings.EqualFold(n, s) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("importance %q is not critical, high or medium", s)
 }
 
 // Scenario is one named check. Its name is part of mtlskit's interface.
@@ -89,6 +139,12 @@ type Scenario struct {
 	Description string
 	// Setup picks the encounter's certificates from the run's materials.
 	Setup func(m *Materials) Encounter
+	// Importance says how much a failure matters (--fail-on).
+	Importance Importance
+	// NeedsCRL: the judged server must be handed the run's CRL ({crl});
+	// the scenario is skipped when it cannot be (Materials.NoCRL, a
+	// server command that does not take {crl}).
+	NeedsCRL bool
 	// Judges, when set, is the layer the scenario's verdict rests on: an
 	// accept scenario that judges tls passes once the handshake verified,
 	// whatever broke above it (reported in Result.Above), so one fault
@@ -145,6 +201,16 @@ func serverSide(m *Materials) Encounter {
 	if m.Intermediate != nil {
 		e.RootCAs = append(e.RootCAs, m.Intermediate.Cert)
 	}
+	e.ClientCRLs = m.CRLs
+	return e
+}
+
+// clientSide is the usual encounter of a client-side scenario: the
+// strict reference client checks revocation where the certificate says
+// how.
+func clientSide(m *Materials) Encounter {
+	e := standard(m)
+	e.CheckRevocation, e.ServerCRLs = true, m.CRLs
 	return e
 }
 
@@ -158,7 +224,7 @@ func withClient(c func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
 
 func withServer(s func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
 	return func(m *Materials) Encounter {
-		e := standard(m)
+		e := clientSide(m)
 		e.Server = s(m)
 		return e
 	}
@@ -166,36 +232,41 @@ func withServer(s func(m *Materials) *pki.Issued) func(m *Materials) Encounter {
 
 func serverSideScenarios() []Scenario {
 	return []Scenario{
-		{Name: "valid-client", Side: ServerSide, Expect: Accept,
+		{Name: "valid-client", Side: ServerSide, Expect: Accept, Importance: ImportanceCritical,
 			Description: "a client certificate from the trusted CA: accepted, a text and a binary message echoed",
 			Setup:       serverSide},
-		{Name: "server-sends-chain", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Judges: LayerTLS,
+		{Name: "server-sends-chain", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Judges: LayerTLS, Importance: ImportanceHigh,
 			Description: "the server sends its certificate chain (the leaf and its intermediates): a client that trusts only the root verifies it",
-			ChainHint:   " (the server sent only its leaf: give it {chain}, the leaf followed by its intermediates, not {cert}; Ruby's OpenSSL::SSL::SSLContext loads one certificate from a PEM file and needs extra_chain_cert for the intermediates, while nginx's ssl_certificate, Python's load_cert_chain and Node's cert take the whole chain file)",
+			ChainHint:   " (the server sent only its leaf: make it send the leaf followed by its intermediates ({chain}); Ruby's OpenSSL::SSL::SSLContext loads one certificate from a PEM file and needs extra_chain_cert for the intermediates, while nginx's ssl_certificate, Python's load_cert_chain and Node's cert take the whole chain file)",
 			Setup: func(m *Materials) Encounter {
 				e := standard(m)
 				e.Server, e.ServerSendsChain = m.ServerViaIntermediate, true
 				return e
 			}},
-		{Name: "no-client-cert", Side: ServerSide, Expect: Reject,
+		{Name: "no-client-cert", Side: ServerSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "the client presents no certificate: the server must refuse it",
 			Setup:       withClient(func(*Materials) *pki.Issued { return nil })},
-		{Name: "wrong-ca-client", Side: ServerSide, Expect: Reject,
+		{Name: "wrong-ca-client", Side: ServerSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a client certificate from an unrelated CA: the server must refuse it",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientOtherCA })},
-		{Name: "self-signed-client", Side: ServerSide, Expect: Reject,
+		{Name: "self-signed-client", Side: ServerSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a self-signed certificate with the same subject as the real client: the server must refuse it",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientSelfSigned })},
-		{Name: "expired-client", Side: ServerSide, Expect: Reject,
+		{Name: "expired-client", Side: ServerSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a client certificate that expired yesterday: the server must refuse it",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientExpired })},
-		{Name: "not-yet-valid-client", Side: ServerSide, Expect: Reject,
+		{Name: "not-yet-valid-client", Side: ServerSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a client certificate valid from tomorrow: the server must refuse it",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientNotYetValid })},
-		{Name: "server-eku-as-client", Side: ServerSide, Expect: Reject,
+		{Name: "server-eku-as-client", Side: ServerSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a certificate with only the serverAuth usage presented as a client certificate: the server must refuse it",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientServerEKU })},
-		{Name: "client-via-intermediate", NeedsIntermediate: true, Side: ServerSide, Expect: Accept,
+		{Name: "revoked-client", Side: ServerSide, Expect: Reject, Importance: ImportanceMedium, NeedsCRL: true,
+
+			Description: "a client certificate from the trusted CA, revoked in the CRL the server was given ({crl}): the server must refuse it",
+			AcceptHint:  " (the server accepted a certificate its CRL lists: load the CRL and check it: nginx ssl_crl, Node tls.createServer({crl}), Python ssl.VERIFY_CRL_CHECK_LEAF with load_verify_locations(crl), Go: x509.ParseRevocationList in VerifyPeerCertificate)",
+			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientRevoked })},
+		{Name: "client-via-intermediate", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh,
 			Description: "a client certificate from an intermediate CA, sent with its chain: accepted",
 			Setup: func(m *Materials) Encounter {
 				e := serverSide(m)
@@ -203,7 +274,7 @@ func serverSideScenarios() []Scenario {
 				e.ClientSendsChain = true
 				return e
 			}},
-		{Name: "large-message", Side: ServerSide, Expect: Accept,
+		{Name: "large-message", Side: ServerSide, Expect: Accept, Importance: ImportanceHigh,
 			Description: "a 1 MiB binary message and 1000 small ones, all echoed byte-exact (catches a transport that sends only part of a write)",
 			ReproNote: []string{
 				"Only the TLS layer is replayed: the 1 MiB + 1000-message echo needs a",
@@ -219,10 +290,10 @@ func serverSideScenarios() []Scenario {
 
 func clientSideScenarios() []Scenario {
 	return []Scenario{
-		{Name: "valid-server", Side: ClientSide, Expect: Accept,
+		{Name: "valid-server", Side: ClientSide, Expect: Accept, Importance: ImportanceCritical,
 			Description: "a server certificate from the trusted CA with SANs localhost and 127.0.0.1: accepted",
-			Setup:       standard},
-		{Name: "server-missing-san", Side: ClientSide, Expect: Reject,
+			Setup:       clientSide},
+		{Name: "server-missing-san", Side: ClientSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a server certificate with CN=localhost and no SAN, only the legacy Common Name (the first error of many real setups): the client must refuse it",
 			AcceptHint:  " (OpenSSL-based clients fall back to the legacy Common Name when a certificate has no SAN: curl, openssl s_client, and Python's ssl unless SSLContext.hostname_checks_common_name = False; Go and browsers do not)",
 			ReproNote: []string{
@@ -231,46 +302,55 @@ func clientSideScenarios() []Scenario {
 				"refuse it. That difference is the point of this scenario.",
 			},
 			Setup: withServer(func(m *Materials) *pki.Issued { return m.ServerCNOnly })},
-		{Name: "server-wrong-ca", Side: ClientSide, Expect: Reject,
+		{Name: "server-wrong-ca", Side: ClientSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a server certificate from an unrelated CA: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerOtherCA })},
-		{Name: "server-self-signed", Side: ClientSide, Expect: Reject,
+		{Name: "server-self-signed", Side: ClientSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a self-signed server certificate for localhost: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerSelfSigned })},
-		{Name: "server-expired", Side: ClientSide, Expect: Reject,
+		{Name: "server-expired", Side: ClientSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a server certificate that expired yesterday: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerExpired })},
-		{Name: "server-not-yet-valid", Side: ClientSide, Expect: Reject,
+		{Name: "server-not-yet-valid", Side: ClientSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a server certificate valid from tomorrow: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerNotYetValid })},
-		{Name: "server-hostname-mismatch", Side: ClientSide, Expect: Reject,
+		{Name: "server-hostname-mismatch", Side: ClientSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a server certificate for another host name, dialled as localhost: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerOtherHost })},
-		{Name: "server-ip-not-in-san", Side: ClientSide, Expect: Reject,
+		{Name: "server-ip-not-in-san", Side: ClientSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "dialled as 127.0.0.1, the server certificate has only DNS:localhost: the client must refuse it",
 			Setup: func(m *Materials) Encounter {
-				e := standard(m)
+				e := clientSide(m)
 				e.Server = m.ServerDNSOnly
 				e.Dial = DialByAddress
 				return e
 			}},
-		{Name: "server-client-eku", Side: ClientSide, Expect: Reject,
+		{Name: "server-client-eku", Side: ClientSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a server certificate with only the clientAuth usage: the client must refuse it",
 			Setup:       withServer(func(m *Materials) *pki.Issued { return m.ServerClientEKU })},
-		{Name: "server-missing-intermediate", NeedsIntermediate: true, Side: ClientSide, Expect: Reject,
+		{Name: "server-missing-intermediate", NeedsIntermediate: true, Side: ClientSide, Expect: Reject, Importance: ImportanceHigh,
 			Description: "a server certificate from an intermediate CA, sent without the intermediate: the client must refuse it",
 			Setup: func(m *Materials) Encounter {
-				e := standard(m)
+				e := clientSide(m)
 				e.Server = m.ServerViaIntermediate
 				e.ServerSendsChain = false
 				return e
 			}},
-		{Name: "server-full-chain", NeedsIntermediate: true, Side: ClientSide, Expect: Accept,
+		{Name: "server-full-chain", NeedsIntermediate: true, Side: ClientSide, Expect: Accept, Importance: ImportanceHigh,
 			Description: "a server certificate from an intermediate CA, sent with the intermediate: accepted",
 			Setup: func(m *Materials) Encounter {
-				e := standard(m)
+				e := clientSide(m)
 				e.Server = m.ServerViaIntermediate
 				e.ServerSendsChain = true
+				return e
+			}},
+		{Name: "server-revoked", Side: ClientSide, Expect: Reject, Importance: ImportanceMedium,
+
+			Description: "a server certificate revoked by its CA, with a CRL distribution point and an OCSP URL the run serves on loopback (nothing stapled): a client that checks revocation must refuse it",
+			AcceptHint:  " (many clients do not check revocation by default; turn it on: curl --crlfile FILE, openssl s_client -crl_check -CRLfile FILE (or -crl_download), Python ssl.VERIFY_CRL_CHECK_LEAF with the CRL in load_verify_locations, Node tls.connect({crl}), Go: x509.ParseRevocationList in VerifyConnection)",
+			Setup: func(m *Materials) Encounter {
+				e := clientSide(m)
+				e.RevokedServer = true
 				return e
 			}},
 	}

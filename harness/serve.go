@@ -41,6 +41,8 @@ type Served struct {
 	// certificate, key and chain.
 	Files   SubjectFiles
 	servers []RunningServer
+	// revocation serves the CRL and OCSP answers of server-revoked.
+	revocation *revocationService
 }
 
 // Serve starts one reference server per client-side scenario, each on its
@@ -60,8 +62,20 @@ func Serve(ctx context.Context, opts ServeOptions) (*Served, error) {
 	}
 	m := opts.Materials
 	out := &Served{}
+	// server-revoked's certificate names a CRL and OCSP service that runs
+	// as long as the scenario servers do; the client's crl.pem lists it.
 	var err error
-	if out.Files, err = writeSubjectFiles(opts.Dir, []*pki.Issued{m.Root}, m.Client); err != nil {
+	if out.revocation, err = startRevocationService(m.leafIssuer, opts.Timeout); err != nil {
+		return nil, err
+	}
+	revoked, revokedCRL, err := out.revocation.mintRevoked()
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("minting server-revoked's certificate: %v", err)
+	}
+	crls := append([][]byte{revokedCRL}, m.crlsBelowRoot()...)
+	if out.Files, err = writeSubjectFiles(opts.Dir, []*pki.Issued{m.Root}, m.Client, crls); err != nil {
+		out.Close()
 		return nil, fmt.Errorf("writing the client's files into %s: %v", opts.Dir, err)
 	}
 	for _, s := range OfSide(Scenarios(), ClientSide) {
@@ -74,6 +88,9 @@ func Serve(ctx context.Context, opts ServeOptions) (*Served, error) {
 			subject.observe = func(o ServerObservation) { opts.Observe(name, o) }
 		}
 		enc := s.Setup(m)
+		if enc.RevokedServer {
+			enc.Server, enc.ServerSendsChain = revoked, true
+		}
 		srv, err := subject.Start(ctx, ServerConfig{Encounter: enc, Timeout: opts.Timeout})
 		if err != nil {
 			out.Close()
@@ -94,5 +111,8 @@ func Serve(ctx context.Context, opts ServeOptions) (*Served, error) {
 func (s *Served) Close() {
 	for _, srv := range s.servers {
 		_ = srv.Close()
+	}
+	if s.revocation != nil {
+		s.revocation.close()
 	}
 }

@@ -204,6 +204,10 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 		tcfg.ClientAuth = tls.RequestClientCert
 	case modeDenyAll:
 		tcfg.ClientCAs = x509.NewCertPool()
+	default:
+		if crls := cfg.Encounter.ClientCRLs; len(crls) > 0 {
+			tcfg.VerifyPeerCertificate = checkChainCRLs(crls, "the run's CRL")
+		}
 	}
 	wire.PinVersion(tcfg, cfg.TLSVersion)
 	host := s.listenHost
@@ -218,6 +222,25 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
+}
+
+// checkChainCRLs is a VerifyPeerCertificate that looks every certificate
+// of the verified chain but the root up in the CRLs its issuer signed
+// (what OpenSSL's CRL_CHECK_ALL does; a CA without a CRL among them is
+// passed over).
+func checkChainCRLs(crls [][]byte, source string) func([][]byte, [][]*x509.Certificate) error {
+	return func(_ [][]byte, chains [][]*x509.Certificate) error {
+		if len(chains) == 0 {
+			return nil
+		}
+		chain := chains[0]
+		for i := 0; i+1 < len(chain); i++ {
+			if err := wire.CheckCRLs(chain[i], chain[i+1], crls, source); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 type runningServer struct {
@@ -434,6 +457,7 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 	o.TLS.Status = LayerFailed
 	o.TLS.Error = err.Error()
 	var cve *tls.CertificateVerificationError
+	var revoked *wire.RevokedError
 	switch a := wire.RemoteAlert(err); {
 	case a != nil:
 		o.TLS.AlertReceived = a
@@ -441,6 +465,12 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 	case err.Error() == wire.ErrNoClientCert:
 		o.TLS.ClientCert = CertNone
 		o.TLS.Reason = &Reason{ID: ReasonCertificateRequired, Text: "no client certificate was sent and the server requires one"}
+	case errors.As(err, &revoked):
+		// Our own VerifyPeerCertificate found it in the run's CRL;
+		// crypto/tls sends bad_certificate for a callback's error.
+		o.TLS.ClientCert, o.TLS.ClientSubject = CertPresented, revoked.Cert.Subject.CommonName
+		reason, _ := wire.VerifyReason(err)
+		o.TLS.Reason = &reason
 	case errors.As(err, &cve):
 		if len(cve.UnverifiedCertificates) > 0 {
 			o.TLS.ClientCert = CertPresented
@@ -479,6 +509,9 @@ func (r *runningServer) handshakeFailed(o *ServerObservation, raw net.Conn, err 
 	}
 	if o.TLS.Reason != nil {
 		o.TLS.AlertSent = wire.AlertGoSends(err, true, version)
+		if revoked != nil {
+			o.TLS.AlertSent = wire.NewAlert(wire.AlertBadCertificate)
+		}
 		o.TLS.Detail = "the server refused the client: " + o.TLS.Reason.Text
 		if o.TLS.AlertSent != nil {
 			o.TLS.Detail += fmt.Sprintf(" (sent %s)", o.TLS.AlertSent)

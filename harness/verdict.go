@@ -203,6 +203,9 @@ type Verdict struct {
 	// Client is what an external client command did: its exit status
 	// and the last lines of its output (--client-cmd only).
 	Client *ClientProcess `json:"client,omitempty"`
+	// Revocation is what the client asked of the CRL and OCSP service
+	// the encounter ran (server-revoked only).
+	Revocation *RevocationLayer `json:"revocation,omitempty"`
 }
 
 // ClientProcess is the evidence of one run of an external client command.
@@ -329,7 +332,7 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 			}
 			return false, fmt.Sprintf("expected the %s to refuse, but the %s refused: %s", judged, v.RefusedBy, v.Reason.Text)
 		case Accepted:
-			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + s.AcceptHint
+			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + revocationNote(v) + s.AcceptHint
 		}
 		return false, fmt.Sprintf("expected the %s to refuse, got %s: %s", judged, v.Outcome, v.Reason.Text)
 	}
@@ -346,7 +349,7 @@ func judgeClientProcess(s Scenario, v Verdict) (bool, string) {
 		if v.Server.HTTP.RequestReceived {
 			what = fmt.Sprintf("an HTTP request (%s %s)", v.Server.HTTP.Method, v.Server.HTTP.Path)
 		}
-		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + s.AcceptHint
+		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + revocationNote(v) + s.AcceptHint
 	}
 	switch {
 	case c.Error != "":

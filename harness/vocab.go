@@ -66,6 +66,8 @@ const (
 	ReasonNoConnection         = wire.ReasonNoConnection
 	ReasonClosedAfterHandshake = wire.ReasonClosedAfterHandshake
 	ReasonNotApplicable        = wire.ReasonNotApplicable
+	ReasonRevoked              = wire.ReasonRevoked
+	ReasonRevocationUnknown    = wire.ReasonRevocationUnknown
 )
 
 // TLSVersionName spells a pinned version for reports: "1.2", "1.3" or

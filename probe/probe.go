@@ -297,7 +297,7 @@ func (p *prober) decideInTLS12(ctx context.Context) {
 		}
 		return
 	}
-	note := "in TLS 1.3 the server closed without an alert or an answer after the client's handshake, which cannot tell a refusal from a breakage; a TLS 1.2 probe decided it"
+	note := "in TLS 1.3 no alert and no answer came after the client's side of the handshake (the connection closed, reset or timed out), which cannot tell a refusal from a breakage; a TLS 1.2 probe decided it"
 	for _, id := range []string{LiveClientCertAccepted, LiveHTTPUpgrade, LiveWSEcho, LiveLaxServer} {
 		c := &p.rep.Checks[p.idx[id]]
 		d, _ := rep12.Check(id)

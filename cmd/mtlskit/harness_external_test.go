@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/mtlskit/mtlskit/harness"
 )
 
 // repoRoot is where the fixtures are; the harness runs commands in the
@@ -116,19 +117,23 @@ var (
 	accepted  = want{outcome: "accepted", reason: "echo-verified", pass: true}
 	http400   = want{outcome: "rejected-http", reason: "http-status", status: 400, pass: true}
 	wronglyOK = want{outcome: "accepted", reason: "echo-verified", pass: false}
+	// notHanded: revoked-client is skipped for a server that was not
+	// handed the run's CRL ({crl}).
+	notHanded = want{outcome: "skipped", reason: "not-applicable", pass: true}
 )
 
 func TestNginxVerifyClientOnRefusesEveryBadClientWith400(t *testing.T) {
 	t.Parallel()
 	needNginx(t)
-	code, rows, r := runJSON(t, "--server-cmd", nginxCmd+"on", "--target", "wss://localhost:{port}/echo")
+	// {crl}: nginx's ssl_crl refuses the revoked client too.
+	code, rows, r := runJSON(t, "--server-cmd", nginxCmd+"on {crl}", "--target", "wss://localhost:{port}/echo")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, r.stderr)
 	}
 	checkRows(t, rows, map[string]want{
 		"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 		"no-client-cert": http400, "wrong-ca-client": http400, "self-signed-client": http400,
-		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400,
+		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400, "revoked-client": http400,
 	})
 	for name, text := range map[string]string{"no-client-cert": "No required SSL certificate was sent", "expired-client": "The SSL certificate error"} {
 		if !strings.Contains(rows[name].Reason.Text, text) {
@@ -157,7 +162,7 @@ func TestNginxVerifyClientOptionalIsCaught(t *testing.T) {
 		"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 		"no-client-cert":  wronglyOK, // optional lets a client without a certificate through
 		"wrong-ca-client": http400, "self-signed-client": http400,
-		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400,
+		"expired-client": http400, "not-yet-valid-client": http400, "revoked-client": notHanded, "server-eku-as-client": http400,
 	})
 }
 
@@ -173,7 +178,7 @@ func TestNginxVerifyClientOptionalNoCAIsCaught(t *testing.T) {
 		// optional_no_ca passes any issuer: no cert, an unrelated CA, self-signed
 		"no-client-cert": wronglyOK, "wrong-ca-client": wronglyOK, "self-signed-client": wronglyOK,
 		// but still checks dates and purpose of what it can chain
-		"expired-client": http400, "not-yet-valid-client": http400, "server-eku-as-client": http400,
+		"expired-client": http400, "not-yet-valid-client": http400, "revoked-client": notHanded, "server-eku-as-client": http400,
 	})
 }
 
@@ -197,7 +202,7 @@ func TestPythonServerRefusesBadClientsInTLS(t *testing.T) {
 			checkRows(t, rows, map[string]want{
 				"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 				"no-client-cert": refused, "wrong-ca-client": refused, "self-signed-client": refused,
-				"expired-client": refused, "not-yet-valid-client": refused, "server-eku-as-client": refused,
+				"expired-client": refused, "not-yet-valid-client": refused, "revoked-client": notHanded, "server-eku-as-client": refused,
 			})
 			for n, row := range rows {
 				if row.Outcome == "rejected-tls" && row.Refused != "server" {
@@ -242,7 +247,7 @@ func TestPythonClientMatrix(t *testing.T) {
 // fixture client in one TLS version. asyncio closes without sending its
 // alert in both versions; the reason comes from OpenSSL's message.
 func testHardenedPythonClient(t *testing.T, version string) {
-	code, rows, r := runJSON(t, "--client-cmd", pyClient+" {url} {ca} {cert} {key}", "--tls-version", version)
+	code, rows, r := runJSON(t, "--client-cmd", pyClient+" {url} {ca} {cert} {key} {crl}", "--tls-version", version)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, r.stderr)
 	}
@@ -254,6 +259,8 @@ func testHardenedPythonClient(t *testing.T, version string) {
 		"server-not-yet-valid": ref("not-yet-valid"), "server-hostname-mismatch": ref("host-mismatch"),
 		"server-ip-not-in-san": ref("no-ip-san"), "server-client-eku": ref("incompatible-key-usage"),
 		"server-missing-intermediate": ref("unknown-ca"),
+		// With {crl} and VERIFY_CRL_CHECK_LEAF: OpenSSL's "certificate revoked".
+		"server-revoked": ref("certificate-revoked"),
 	})
 	if c := rows["server-expired"].Client; c == nil || c.ExitCode != 1 || !strings.Contains(strings.Join(c.Output, "\n"), "certificate has expired") {
 		t.Errorf("client evidence: %+v", c)
@@ -402,7 +409,7 @@ func TestHarnessTargetWithStoreLeavesTheStoreUntouched(t *testing.T) {
 	before := treeHashes(t, store)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	r := mtlskit(t, dir, env, "harness", "run", "--pki", store, "--target", "wss://localhost:"+port+"/echo")
-	if r.code != 0 || !strings.Contains(r.stdout, "10 of 10 scenarios passed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "10 of 11 scenarios passed, 0 failed, 1 skipped") {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	after := treeHashes(t, store)
@@ -452,7 +459,7 @@ func TestHarnessServeAndEcho(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no URLs printed")
 	}
-	if len(doc.Scenarios) != 11 {
+	if len(doc.Scenarios) != len(harness.OfSide(harness.Scenarios(), harness.ClientSide)) {
 		t.Fatalf("%d scenarios", len(doc.Scenarios))
 	}
 	urls := map[string]string{}

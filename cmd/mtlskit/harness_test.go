@@ -37,7 +37,7 @@ func TestHarnessListShowsEveryScenarioWithSideAndExpectation(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v", code, err)
 	}
-	if len(doc.Scenarios) != 21 || len(doc.Controls) != 7 || doc.Scenarios[11].Name != "server-missing-san" || doc.Scenarios[11].Side != "client" || doc.Scenarios[11].Expected != "reject" {
+	if len(doc.Scenarios) != 23 || len(doc.Controls) != 7 || doc.Scenarios[12].Name != "server-missing-san" || doc.Scenarios[12].Side != "client" || doc.Scenarios[12].Expected != "reject" {
 		t.Fatalf("list --json: %+v", doc)
 	}
 }

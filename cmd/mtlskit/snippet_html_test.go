@@ -50,7 +50,7 @@ func TestHarnessProgressOnTerminal(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.output)
 	}
-	m := regexp.MustCompile(`\r\x1b\[Kmtlskit harness: (\d+)/39 encounters done`).FindAllStringSubmatch(r.output, -1)
+	m := regexp.MustCompile(`\r\x1b\[Kmtlskit harness: (\d+)/\d+ encounters done`).FindAllStringSubmatch(r.output, -1)
 	if len(m) == 0 {
 		t.Fatalf("no progress line on the terminal:\n%q", r.output)
 	}

@@ -51,7 +51,7 @@ func TestNginxWithASlowBackendIsWaitedFor(t *testing.T) {
 			ReadyMS float64 `json:"ready_ms"`
 			Summary struct{ Total, Passed, Failed int }
 		}
-		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || doc.Summary.Passed != 10 || doc.Summary.Total != 10 || doc.ReadyMS < 700 {
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 || doc.Summary.Passed != 10 || doc.Summary.Total != 11 || doc.ReadyMS < 700 {
 			t.Errorf("TLS %s: exit %d, %+v ready after %.0f ms (%v)\n%s", v, r.code, doc.Summary, doc.ReadyMS, err, r.stderr)
 		}
 	}
@@ -80,9 +80,9 @@ func TestRubyServerThatSendsOnlyItsLeaf(t *testing.T) {
 		checkRows(t, rows, map[string]want{
 			"valid-client": accepted, "server-sends-chain": chain, "client-via-intermediate": accepted, "large-message": accepted,
 			"no-client-cert": tlsRefused, "wrong-ca-client": tlsRefused, "self-signed-client": tlsRefused,
-			"expired-client": tlsRefused, "not-yet-valid-client": tlsRefused, "server-eku-as-client": tlsRefused,
+			"expired-client": tlsRefused, "not-yet-valid-client": tlsRefused, "revoked-client": notHanded, "server-eku-as-client": tlsRefused,
 		})
-		if m := rows["server-sends-chain"].Mismatch; !strings.Contains(m, "the server sent only its leaf: give it {chain}") || !strings.Contains(m, "extra_chain_cert") {
+		if m := rows["server-sends-chain"].Mismatch; !strings.Contains(m, "the server sent only its leaf: make it send the leaf followed by its intermediates ({chain})") || !strings.Contains(m, "extra_chain_cert") {
 			t.Errorf("TLS %s: server-sends-chain says %q", v, m)
 		}
 		for name, row := range rows {
@@ -199,7 +199,7 @@ func TestHAProxyDenyRefusalsAreAttributedByDifference(t *testing.T) {
 		checkRows(t, rows, map[string]want{
 			"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
 			"no-client-cert": http403, "wrong-ca-client": http403, "self-signed-client": http403,
-			"expired-client": http403, "not-yet-valid-client": http403, "server-eku-as-client": http403,
+			"expired-client": http403, "not-yet-valid-client": http403, "revoked-client": notHanded, "server-eku-as-client": http403,
 		})
 		for name, row := range rows {
 			if row.Outcome == "rejected-http" && (!strings.Contains(row.Reason.Text, "Request forbidden by administrative rules") ||

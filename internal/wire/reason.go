@@ -58,6 +58,12 @@ const (
 	ReasonClosedAfterHandshake ReasonID = "closed-after-handshake"
 	// ReasonNotApplicable: the scenario was skipped.
 	ReasonNotApplicable ReasonID = "not-applicable"
+	// ReasonRevoked: the certificate is listed in its CA's CRL (or the
+	// OCSP responder says revoked).
+	ReasonRevoked ReasonID = "certificate-revoked"
+	// ReasonRevocationUnknown: a strict verifier could not check
+	// revocation (the CRL could not be fetched) and refused.
+	ReasonRevocationUnknown ReasonID = "revocation-unknown"
 )
 
 // Reason is a stable short ID with a plain-words explanation.
@@ -100,6 +106,14 @@ var Now = time.Now
 // VerifyReason classifies a certificate verification error from its x509
 // type. The second result is false when err holds no known x509 error.
 func VerifyReason(err error) (Reason, bool) {
+	var re *RevokedError
+	if errors.As(err, &re) {
+		return Reason{ID: ReasonRevoked, Text: re.Error()}, true
+	}
+	var ru *RevocationUnknownError
+	if errors.As(err, &ru) {
+		return Reason{ID: ReasonRevocationUnknown, Text: ru.Error()}, true
+	}
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
 		c := ua.Cert
