@@ -38,6 +38,10 @@ type Options struct {
 	// AllowInconclusive makes a run whose only shortfall is inconclusive
 	// results OK.
 	AllowInconclusive bool
+	// FailOn, when set, makes only failures (and inconclusive results) of
+	// scenarios of that importance or above fail the run; the others are
+	// still reported.
+	FailOn Importance
 	// ReadyTimeout, when positive, makes Run wait for the server subject
 	// before the matrix: its valid-client encounter is retried with
 	// backoff while the answers are transient (nothing listening, a
@@ -98,9 +102,9 @@ type Report struct {
 	// scenario (a server command that hung on shutdown, say). Any makes
 	// the run fail.
 	SubjectErrors []string
-	// AllowInconclusive echoes the option: inconclusive results do not
-	// fail the run.
+	// AllowInconclusive and FailOn echo the options.
 	AllowInconclusive bool
+	FailOn            Importance
 	// RunError, when set, says why the run never reached its subject (a
 	// server that never became ready): the report has no results and is
 	// not OK.
@@ -146,9 +150,9 @@ func (r *Report) count(f func(Result) bool) int {
 }
 
 // OK reports whether the run is a success: for a scenario run, nothing
-// failed, nothing was inconclusive (unless AllowInconclusive) and the
-// subject misbehaved nowhere else; for a negative-control run, every
-// control was caught.
+// of importance FailOn or above failed or was inconclusive (unless
+// AllowInconclusive), and the subject misbehaved nowhere else; for a
+// negative-control run, every control was caught.
 func (r *Report) OK() bool {
 	if r.Kind == KindControls {
 		for _, c := range r.Controls {
@@ -158,7 +162,10 @@ func (r *Report) OK() bool {
 		}
 		return true
 	}
-	return r.RunError == "" && r.Failed() == 0 && (r.AllowInconclusive || r.Inconclusive() == 0) && len(r.SubjectErrors) == 0
+	failing := r.count(func(res Result) bool {
+		return res.Scenario.Importance >= r.FailOn && res.Outcome != Skipped && !res.Pass && (!res.Inconclusive || !r.AllowInconclusive)
+	})
+	return r.RunError == "" && failing == 0 && len(r.SubjectErrors) == 0
 }
 
 // Report kinds.
@@ -190,7 +197,7 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 		Timeout: opts.Timeout, TLSVersion: opts.TLSVersion,
 		ServerSubject: opts.Server.Name(), ClientSubject: opts.Client.Name(),
 		Materials: m, StrictTLS: opts.StrictTLS, AcceptOnUpgrade: opts.AcceptOnUpgrade,
-		AllowInconclusive: opts.AllowInconclusive,
+		AllowInconclusive: opts.AllowInconclusive, FailOn: opts.FailOn,
 	}
 	if opts.ReadyTimeout > 0 && len(OfSide(scenarios, ServerSide)) > 0 {
 		ready, tries, err := waitReady(ctx, m, opts)

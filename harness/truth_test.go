@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -361,5 +362,58 @@ func TestRevokedClientIsSkippedForATarget(t *testing.T) {
 	res := runTargetWant(t, url, OfSide(Scenarios(), ServerSide), Options{}, true)
 	if r := res["revoked-client"]; r.Outcome != Skipped || r.Reason.ID != ReasonNotApplicable || !strings.Contains(r.Reason.Text, "cannot be handed the run's CRL ({crl})") {
 		t.Errorf("revoked-client: %s %s", r.Outcome, r.Reason.Text)
+	}
+}
+
+// crlBlindServer is the reference server handed no CRL: it accepts a
+// revoked client certificate, as a server that was not configured to
+// check revocation does.
+type crlBlindServer struct{ ServerSubject }
+
+func (s crlBlindServer) Start(ctx context.Context, cfg ServerConfig) (RunningServer, error) {
+	cfg.Encounter.ClientCRLs = nil
+	return s.ServerSubject.Start(ctx, cfg)
+}
+
+// Importance gates the run: a server that does everything right but
+// revocation fails revoked-client (medium); --fail-on high lets the run
+// pass while still reporting the failure, --fail-on medium does not.
+func TestFailOnGatesByImportance(t *testing.T) {
+	for _, c := range []struct {
+		failOn Importance
+		ok     bool
+	}{{0, false}, {ImportanceMedium, false}, {ImportanceHigh, true}, {ImportanceCritical, true}} {
+		rep, err := Run(context.Background(), OfSide(Scenarios(), ServerSide), Options{Server: crlBlindServer{ReferenceServer()}, Materials: testMaterials(), FailOn: c.failOn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var revoked Result
+		for _, r := range rep.Results {
+			if r.Scenario.Name == "revoked-client" {
+				revoked = r
+			}
+		}
+		if rep.OK() != c.ok || rep.Failed() != 1 || revoked.Pass || revoked.Outcome != Accepted || revoked.Scenario.Importance != ImportanceMedium ||
+			!strings.Contains(revoked.Mismatch, "the server accepted a certificate its CRL lists") {
+			t.Errorf("--fail-on %s: ok=%v failed=%d, revoked-client %s %s", c.failOn, rep.OK(), rep.Failed(), revoked.Outcome, revoked.Mismatch)
+		}
+	}
+}
+
+// Every scenario has an importance; CN fallback and a missing client
+// certificate are critical, revocation starts at medium.
+func TestEveryScenarioHasAnImportance(t *testing.T) {
+	for _, s := range Scenarios() {
+		if s.Importance < ImportanceMedium || s.Importance > ImportanceCritical {
+			t.Errorf("%s has no importance", s.Name)
+		}
+	}
+	for name, want := range map[string]Importance{"server-missing-san": ImportanceCritical, "no-client-cert": ImportanceCritical, "revoked-client": ImportanceMedium, "server-revoked": ImportanceMedium} {
+		if s, _ := Lookup(name); s[0].Importance != want {
+			t.Errorf("%s: %s, want %s", name, s[0].Importance, want)
+		}
+	}
+	if _, err := ParseImportance("urgent"); err == nil {
+		t.Error("ParseImportance accepts urgent")
 	}
 }

@@ -53,6 +53,7 @@ func harnessCommand() *cli.Command {
 					&cli.StringFlag{Name: "accept-on", Value: "echo", Usage: "a server accepts a client when it echoes (`echo`) or when it answers 101 (upgrade)"},
 					&cli.BoolFlag{Name: "strict-tls", Usage: "a server must refuse bad clients in the TLS handshake: an HTTP 4xx after it fails"},
 					&cli.BoolFlag{Name: "allow-inconclusive", Usage: "exit 0 even if some verdicts are inconclusive (nothing failed)"},
+					&cli.StringFlag{Name: "fail-on", Usage: "fail the run only for scenarios of this importance or above: `LEVEL` critical, high or medium (default: all; every failure is still reported)"},
 					&cli.BoolFlag{Name: "no-tls12-rerun", Usage: "do not re-run in TLS 1.2 an encounter whose TLS 1.3 close cannot tell a refusal from a breakage"},
 					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd, --target: limit for the server to open its port and become ready (its valid-client encounter gets a non-transient answer)"},
 					&cli.DurationFlag{Name: "stop-grace", Value: 5 * time.Second, Usage: "--server-cmd: time between SIGTERM and SIGKILL"},
@@ -103,6 +104,7 @@ func harnessList(c *cli.Context) error {
 			Name        string              `json:"name"`
 			Side        harness.Side        `json:"side"`
 			Expected    harness.Expectation `json:"expected"`
+			Importance  harness.Importance  `json:"importance"`
 			Description string              `json:"description"`
 		}
 		type ctrl struct {
@@ -116,7 +118,7 @@ func harnessList(c *cli.Context) error {
 			Controls      []ctrl `json:"negative_controls"`
 		}{SchemaVersion: report.SchemaVersion}
 		for _, s := range scenarios {
-			out.Scenarios = append(out.Scenarios, scen{s.Name, s.Side, s.Expect, s.Description})
+			out.Scenarios = append(out.Scenarios, scen{s.Name, s.Side, s.Expect, s.Importance, s.Description})
 		}
 		for _, k := range controls {
 			var names []string
@@ -128,9 +130,9 @@ func harnessList(c *cli.Context) error {
 		return printJSON(c.App.Writer, out)
 	}
 	t := newTable(c.App.Writer)
-	t.row("SCENARIO", "JUDGES", "EXPECTED", "DESCRIPTION")
+	t.row("SCENARIO", "JUDGES", "EXPECTED", "IMPORTANCE", "DESCRIPTION")
 	for _, s := range scenarios {
-		t.row(s.Name, string(s.Side), string(s.Expect), s.Description)
+		t.row(s.Name, string(s.Side), string(s.Expect), s.Importance.String(), s.Description)
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -260,6 +262,11 @@ func runFlags(c *cli.Context) (runSettings, error) {
 	}
 	set.opts = harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls"),
 		AllowInconclusive: c.Bool("allow-inconclusive"), NoTLS12Rerun: c.Bool("no-tls12-rerun")}
+	if lvl := c.String("fail-on"); lvl != "" {
+		if set.opts.FailOn, err = harness.ParseImportance(lvl); err != nil {
+			return set, usagef("--fail-on: %v", err)
+		}
+	}
 	switch a := c.String("accept-on"); a {
 	case "echo":
 	case "upgrade":

@@ -61,7 +61,7 @@ type htmlGroup struct {
 type htmlRow struct {
 	ID                                         string
 	Scenario, Side, Expected, Outcome          string
-	Description, Reason, Mismatch, Above, Mark string
+	Description, Reason, Mismatch, Above, Mark, Importance string
 	// Class is pass, fail or skip.
 	Class    string
 	Open     bool
@@ -160,7 +160,7 @@ func htmlRowOf(id string, r harness.Result) htmlRow {
 	row := htmlRow{
 		ID: id, Scenario: r.Scenario.Name, Side: string(r.Scenario.Side), Expected: string(r.Scenario.Expect),
 		Outcome: string(r.Outcome), Description: r.Scenario.Description, Reason: plainReason(r),
-		Mismatch: r.Mismatch, Above: r.Above, Duration: r.Duration.Round(time.Millisecond / 10).String(),
+		Mismatch: r.Mismatch, Above: r.Above, Importance: r.Scenario.Importance.String(), Duration: r.Duration.Round(time.Millisecond / 10).String(),
 	}
 	row.Mark, row.Scenario = string(MarkOf(r)), NameOf(r)
 	row.Class, row.Open = markClass[MarkOf(r)], !r.Pass
@@ -396,7 +396,7 @@ body.only-failures details.result:not(.fail), body.only-failures .group.ok { dis
     <summary><span class="scenario">{{.Scenario}}</span><span class="side">{{.Side}}</span><span class="expect">{{.Expected}}</span><span>{{.Outcome}}</span><span class="reason" title="{{.Reason}}">{{.Reason}}</span><span class="badge {{.Class}}">{{.Mark}}</span></summary>
     <div class="evidence">
       <p>{{.Description}} · {{.Duration}}</p>
-      {{if .Mismatch}}<p class="why">why: {{.Mismatch}}</p>{{end}}
+      {{if .Mismatch}}<p class="why">why ({{.Importance}}): {{.Mismatch}}</p>{{end}}
       {{if .Above}}<p class="why">above: {{.Above}}</p>{{end}}
       <table class="layers">
       {{range .Layers}}<tr><td class="layer">{{.Name}}</td><td class="status st-{{.Status}}">{{.Status}}</td><td>{{.Detail}}{{if .Error}} <span class="err">{{.Error}}</span>{{end}}<br>{{range .Facts}}<span class="fact">{{.}}</span>{{end}}</td></tr>

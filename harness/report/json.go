@@ -16,6 +16,7 @@ type resultJSON struct {
 	Name        string              `json:"name"`
 	Side        harness.Side        `json:"side"`
 	Expected    harness.Expectation `json:"expected"`
+	Importance  harness.Importance  `json:"importance"`
 	Description string              `json:"description"`
 	Pass        bool                `json:"pass"`
 	// Mark is the result's word in every format: PASS, FAIL, SKIP or
@@ -88,7 +89,7 @@ type summaryJSON struct {
 
 func toJSON(r harness.Result) resultJSON {
 	return resultJSON{
-		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect,
+		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect, Importance: r.Scenario.Importance,
 		Description: r.Scenario.Description, Pass: r.Pass, Mark: MarkOf(r), Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
 		Above: r.Above, TLS13Observation: r.TLS13, DurationMS: millis(r.Duration), Verdict: r.Verdict,
 	}

@@ -80,7 +80,7 @@ func WriteJUnit(w io.Writer, rep *harness.Report) error {
 			c.Error = &junitFailure{Message: msg, Type: "inconclusive", Body: ev.String()}
 			suite.Errors++
 		} else if failed {
-			c.Failure = &junitFailure{Message: msg, Type: string(r.Outcome), Body: ev.String()}
+			c.Failure = &junitFailure{Message: fmt.Sprintf("[%s] %s", r.Scenario.Importance, msg), Type: string(r.Outcome), Body: ev.String()}
 			suite.Failures++
 		}
 		suite.Tests++

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mtlskit/mtlskit/harness"
 )
@@ -51,6 +52,9 @@ func Counts(rep *harness.Report) string {
 		return "run error: no scenario ran"
 	}
 	s := fmt.Sprintf("%d of %d scenarios passed, %d failed", rep.Passed(), len(rep.Results), rep.Failed())
+	if by := failedByImportance(rep); by != "" {
+		s += " (" + by + ")"
+	}
 	if n := rep.Inconclusive(); n > 0 {
 		s += fmt.Sprintf(", %d inconclusive", n)
 	}
@@ -58,4 +62,21 @@ func Counts(rep *harness.Report) string {
 		s += fmt.Sprintf(", %d skipped", n)
 	}
 	return s
+}
+
+// failedByImportance is "1 critical, 2 medium" for the failed results.
+func failedByImportance(rep *harness.Report) string {
+	n := map[harness.Importance]int{}
+	for _, r := range rep.Results {
+		if !r.Pass && !r.Inconclusive && r.Outcome != harness.Skipped {
+			n[r.Scenario.Importance]++
+		}
+	}
+	var parts []string
+	for _, i := range []harness.Importance{harness.ImportanceCritical, harness.ImportanceHigh, harness.ImportanceMedium} {
+		if n[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[i], i))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -142,7 +142,7 @@ func TestTableHasAlignedRowsSummaryAndColourOnlyWhenAsked(t *testing.T) {
 			t.Errorf("column not aligned at %d: %q", col, l)
 		}
 	}
-	if !strings.Contains(out, "legacy Common Name") || !strings.Contains(out, "why: expected the server to refuse") {
+	if !strings.Contains(out, "legacy Common Name") || !strings.Contains(out, "why (critical): expected the server to refuse") {
 		t.Errorf("reasons missing:\n%s", out)
 	}
 	if !strings.Contains(verbose.String(), "    tls    ok") || !strings.Contains(verbose.String(), "server lax-server") {
@@ -176,7 +176,7 @@ func TestControlAndInconclusiveInEveryFormat(t *testing.T) {
 	var table, js, junit bytes.Buffer
 	_ = WriteTable(&table, rep, TableOptions{})
 	if !strings.Contains(table.String(), "FAIL          valid-client (control)") || !strings.Contains(table.String(), "INCONCLUSIVE  no-client-cert") ||
-		!strings.Contains(table.String(), "0 of 2 scenarios passed, 1 failed, 1 inconclusive") {
+		!strings.Contains(table.String(), "0 of 2 scenarios passed, 1 failed (1 critical), 1 inconclusive") {
 		t.Errorf("table:\n%s", table.String())
 	}
 	_ = WriteJSON(&js, rep)

@@ -100,7 +100,7 @@ func WriteTable(w io.Writer, rep *harness.Report, opt TableOptions) error {
 		}
 		line(paint(r.mark, code, opt.Color), len(r.mark), r.cells)
 		if !r.good && r.res.Mismatch != "" && rep.Kind != harness.KindControls {
-			fmt.Fprintf(&b, "    why: %s\n", r.res.Mismatch)
+			fmt.Fprintf(&b, "    why (%s): %s\n", r.res.Scenario.Importance, r.res.Mismatch)
 		}
 		if r.res.Above != "" && rep.Kind != harness.KindControls {
 			fmt.Fprintf(&b, "    above: %s\n", r.res.Above)
