@@ -59,8 +59,8 @@ type htmlGroup struct {
 }
 
 type htmlRow struct {
-	ID                                         string
-	Scenario, Side, Expected, Outcome          string
+	ID                                                     string
+	Scenario, Side, Expected, Outcome                      string
 	Description, Reason, Mismatch, Above, Mark, Importance string
 	// Class is pass, fail or skip.
 	Class    string
