@@ -88,6 +88,9 @@ func (s *Store) WriteCRL(opts CRLOptions) ([]CRLFile, error) {
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
+	if !s.HasCA() {
+		return nil, s.errNoCA() // before the lock, which would create the directory
+	}
 	var out []CRLFile
 	err := s.withLock(func(idx index, idxErr error) error {
 		if idxErr != nil {
@@ -158,4 +161,32 @@ func (s *Store) CRLPaths() (issuing, root string) {
 		root = s.path(caDir, rootCRLPEMFile)
 	}
 	return issuing, root
+}
+
+// ParseCRLs reads CRLs from PEM ("X509 CRL" blocks) or one DER CRL, and
+// returns each as DER after checking it parses.
+func ParseCRLs(data []byte) ([][]byte, error) {
+	var out [][]byte
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "X509 CRL" {
+			continue
+		}
+		if _, err := x509.ParseRevocationList(b.Bytes); err != nil {
+			return nil, fmt.Errorf("CRL block %d: %v", len(out)+1, err)
+		}
+		out = append(out, b.Bytes)
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	if _, err := x509.ParseRevocationList(data); err != nil {
+		return nil, fmt.Errorf("no PEM X509 CRL block, and not a DER CRL (%v)", err)
+	}
+	return [][]byte{data}, nil
 }

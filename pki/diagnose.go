@@ -40,14 +40,15 @@ const (
 	CheckSignatureAlgorithm = "signature-algorithm"
 	CheckKeyStrength        = "key-strength"
 	CheckLint               = "lint"
-	CheckX509Verify         = "x509-verify"
+	// CheckRevocation ("revocation") is in diagnose_revocation.go.
+	CheckX509Verify = "x509-verify"
 )
 
 // CheckIDs lists every check ID in report order.
 func CheckIDs() []string {
 	return []string{CheckParse, CheckKeyMatch, CheckSignature, CheckChain, CheckValidity,
 		CheckCAConstraints, CheckNameConstraints, CheckPurposeEKU, CheckKeyUsage, CheckSANPresent,
-		CheckSANMatch, CheckSignatureAlgorithm, CheckKeyStrength, CheckLint, CheckX509Verify}
+		CheckSANMatch, CheckSignatureAlgorithm, CheckKeyStrength, CheckRevocation, CheckLint, CheckX509Verify}
 }
 
 // Check is one line of a diagnosis: what was checked, on which
@@ -111,6 +112,9 @@ type Input struct {
 	WarnWithin time.Duration
 	// NoLint skips zlint (the lint check is reported as skipped).
 	NoLint bool
+	// Revocation, when set, says where to look revocation up; nil skips
+	// the revocation check.
+	Revocation *RevocationSource
 	// Parsed are the parse checks of the files the inputs came from; they
 	// open the report. Without them Diagnose reports one parse check
 	// describing Chain.
@@ -230,6 +234,7 @@ func Diagnose(in Input) Report {
 	d.checkSANMatch()
 	d.checkSignatureAlgorithms()
 	d.checkKeyStrength()
+	d.checkRevocation()
 	d.checkLint()
 
 	r := Report{Checks: d.checks, Trusted: d.end.kind == endTrusted}

@@ -148,6 +148,9 @@ type RevokeOptions struct {
 // from there; `mtlskit crl` publishes it. Revoking twice is
 // ErrAlreadyRevoked; a CA is ErrNotRevocable; an unknown one ErrNotFound.
 func (s *Store) Revoke(opts RevokeOptions) (*Revocation, error) {
+	if !s.HasCA() {
+		return nil, s.errNoCA() // before the lock, which would create the directory
+	}
 	var out *Revocation
 	err := s.withLock(func(idx index, idxErr error) error {
 		if idxErr != nil {

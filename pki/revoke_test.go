@@ -318,3 +318,132 @@ func TestParseRevocationReason(t *testing.T) {
 		}
 	}
 }
+
+// revocationCheck is the revocation check(s) of a diagnosis.
+func revocationChecks(r Report) []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if c.ID == CheckRevocation {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestDiagnoseRevocation: the revocation check reads CRLs given by hand,
+// fetches the distribution point, asks the OCSP responder, and says what
+// it could not check; every case is one row.
+func TestDiagnoseRevocation(t *testing.T) {
+	st, leaves := revocationStore(t)
+	iss, _ := st.Issuer(nil)
+	root, _ := st.Root()
+	crl, _ := st.CRLFileFunc()("crl")
+	rootCRL, _ := st.CRLFileFunc()("root-crl")
+	signer, _ := NewOCSPSigner(iss, Day)
+	svc := &RevocationService{OCSP: &OCSPResponder{Issuer: iss, Signer: signer, Status: st.OCSPStatusFunc(iss)}, CRL: st.CRLFileFunc()}
+	base := serveLoopback(t, svc)
+	// Leaves whose CDP/AIA point at the test's service.
+	reissue := func(name string, crlURL, ocspURL []string) *Issued {
+		iss2 := *iss
+		iss2.CRLURLs, iss2.OCSPURLs = crlURL, ocspURL
+		r := Request{Kind: KindClient, CommonName: name, KeyType: ECDSAP256}
+		l, err := iss2.Issue(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	good := reissue("carol", []string{base + "/crl.der"}, nil)
+	ocspOnly := reissue("dave", nil, []string{base + "/ocsp"})
+	fetch := func(url string, body []byte) ([]byte, error) {
+		var r *http.Response
+		var err error
+		if body == nil {
+			r, err = httpClient().Get(url)
+		} else {
+			r, err = httpClient().Post(url, "application/ocsp-request", bytes.NewReader(body))
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer r.Body.Close()
+		return io.ReadAll(r.Body)
+	}
+	otherRoot, _ := mustRootCA(t, Request{CommonName: "other", KeyType: ECDSAP256, Validity: Day})
+	otherIss, _ := otherRoot.Issuer()
+	otherCRL, _, _ := MakeCRL(otherIss, nil, 1, time.Now(), time.Now().Add(Day))
+	expired, _, _ := MakeCRL(iss, nil, 9, time.Now().Add(-3*Day), time.Now().Add(-Day))
+	forged, _, _ := MakeCRL(&Issuer{Cert: iss.Cert, Key: otherIss.Key}, nil, 9, time.Now(), time.Now().Add(Day))
+	for _, c := range []struct {
+		name   string
+		leaf   *Issued
+		src    *RevocationSource
+		status CheckStatus
+		words  string
+	}{
+		{"no source: skipped", leaves["bob"], nil, StatusSkip, "not checked"},
+		{"revoked in the CRL given", leaves["alice"], &RevocationSource{CRLs: [][]byte{crl, rootCRL}}, StatusFail, "revoked on"},
+		{"not in the CRL given", leaves["bob"], &RevocationSource{CRLs: [][]byte{crl, rootCRL}}, StatusPass, "not revoked: the CRL given (#1) does not list it"},
+		{"only another CA's CRL", leaves["bob"], &RevocationSource{CRLs: [][]byte{otherCRL}}, StatusWarn, "revocation could not be checked"},
+		{"an expired CRL", leaves["bob"], &RevocationSource{CRLs: [][]byte{expired}}, StatusFail, "expired"},
+		{"a CRL with another key's signature", leaves["bob"], &RevocationSource{CRLs: [][]byte{forged}}, StatusFail, "is not signed by"},
+		{"fetched at the distribution point", good, &RevocationSource{Fetch: fetch}, StatusPass, "not revoked: the CRL at " + base + "/crl.der"},
+		{"asked the OCSP responder", ocspOnly, &RevocationSource{Fetch: fetch}, StatusWarn, "the OCSP responder does not know this certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := Diagnose(Input{Chain: []*x509.Certificate{c.leaf.Cert, iss.Cert}, Roots: []*x509.Certificate{root}, Purpose: PurposeClient, NoLint: true, Revocation: c.src})
+			got := revocationChecks(r)
+			// A whole passing path is one check whose evidence names each.
+			if len(got) == 0 || got[0].Status != c.status || !strings.Contains(got[0].Summary+strings.Join(got[0].Evidence, " "), c.words) {
+				t.Errorf("%+v", got)
+			}
+		})
+	}
+	// A revocation only the OCSP responder tells: erin is in the index,
+	// names no CRL, and is revoked.
+	_, erin, err := st.Issue(Request{Kind: KindClient, CommonName: "erin", OCSPURLs: []string{base + "/ocsp"}}, IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Revoke(RevokeOptions{Name: "erin", Reason: ReasonAffiliationChanged}); err != nil {
+		t.Fatal(err)
+	}
+	r := Diagnose(Input{Chain: []*x509.Certificate{erin.Cert, iss.Cert}, Roots: []*x509.Certificate{root}, Purpose: PurposeClient, NoLint: true, Revocation: &RevocationSource{Fetch: fetch}})
+	if got := revocationChecks(r); len(got) == 0 || got[0].Status != StatusFail || !strings.Contains(got[0].Summary, "(affiliationChanged), says the OCSP responder") {
+		t.Errorf("erin by OCSP: %+v", got)
+	}
+}
+
+// TestAuditReportsRevocation: a revoked certificate is a warning (kept
+// out of service), a revocation no CRL lists yet is a warning, an expired
+// CRL fails the audit.
+func TestAuditReportsRevocation(t *testing.T) {
+	st, _ := revocationStore(t)
+	if _, err := st.Revoke(RevokeOptions{Name: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := st.Audit(AuditOptions{NoLint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]AuditEntry{}
+	for _, e := range entries {
+		by[e.Name] = e
+	}
+	if c := revocationChecks(by["alice"].Report); len(c) == 0 || c[0].Status != StatusWarn || !strings.Contains(c[0].Summary, "keep it out of service") || by["alice"].Report.Failed() {
+		t.Errorf("alice: %+v", c)
+	}
+	if c := revocationChecks(by["localhost"].Report); len(c) == 0 || c[0].Status != StatusPass {
+		t.Errorf("localhost: %+v", c)
+	}
+	crl := by["crl"].Report
+	if ws := crl.Warnings(); len(ws) != 1 || !strings.Contains(ws[0].Summary, "1 revocation(s) are on no CRL yet") || !strings.Contains(strings.Join(ws[0].Evidence, " "), "bob") {
+		t.Errorf("crl entry: %+v", crl.Checks)
+	}
+	entries, _ = st.Audit(AuditOptions{NoLint: true, At: time.Now().Add(30 * Day)})
+	for _, e := range entries {
+		if e.Name == "crl" && !e.Report.Failed() {
+			t.Errorf("a month later the CRLs have expired: %+v", e.Report.Checks)
+		}
+	}
+}

@@ -62,6 +62,10 @@ type Config struct {
 	TLSVersion uint16
 	// NoLint skips zlint in the offline checks of the server chain.
 	NoLint bool
+	// CheckRevocation makes the offline checks of the server chain look
+	// each certificate up at its CRL distribution point or OCSP responder
+	// (the revocation check).
+	CheckRevocation bool
 }
 
 // URL is the wss:// URL the probe requests.

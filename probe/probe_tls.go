@@ -168,7 +168,11 @@ func orNone(s string) string {
 // sent, with the dialled name, and fills in live-server-chain. goErr is
 // crypto/tls's verification error, nil when it accepted the chain.
 func (p *prober) diagnoseChain(certs []*x509.Certificate, goErr error) {
-	r := pki.Diagnose(pki.Input{Chain: certs, Roots: p.cfg.Roots, Host: p.cfg.Host, Purpose: pki.PurposeServer, NoLint: p.cfg.NoLint})
+	in := pki.Input{Chain: certs, Roots: p.cfg.Roots, Host: p.cfg.Host, Purpose: pki.PurposeServer, NoLint: p.cfg.NoLint}
+	if p.cfg.CheckRevocation {
+		in.Revocation = &pki.RevocationSource{Fetch: wire.RevocationFetcher(context.Background(), p.cfg.Timeout)}
+	}
+	r := pki.Diagnose(in)
 	ch := &Chain{Sent: subjects(certs), Path: r.Path, Trusted: r.Trusted, GoVerified: goErr == nil}
 	if ch.Path == nil {
 		ch.Path = []string{}

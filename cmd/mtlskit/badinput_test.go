@@ -142,6 +142,20 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		{name: "read-only store", setup: readOnlyStore, args: []string{"issue", "client", "--cn", "bob", "--dir", "mnt/pki"}, code: 1, want: "read-only file system"},
 		{name: "full disk", setup: fullDiskStore, args: []string{"issue", "client", "--cn", "bob", "--dir", "mnt/pki"}, code: 1, want: "no space left on device"},
 		{name: "full disk, batch", setup: fullDiskStore, args: []string{"issue", "client", "--count", "20", "--cn-prefix", "l-", "--dir", "mnt/pki"}, code: 1, want: "no space left on device"},
+		// Revocation.
+		{name: "revoke an unknown name", args: []string{"revoke", "nobody"}, code: 1, want: `no certificate named "nobody": see ` + "`mtlskit list`"},
+		{name: "revoke the root", args: []string{"revoke", "root"}, code: 1, want: `"root" is the store's root: make a new CA instead`},
+		{name: "revoke an unknown serial", args: []string{"revoke", "--serial", "0badc0de"}, code: 1, want: "no certificate with serial 0badc0de"},
+		{name: "revoke twice", setup: func(t *testing.T, dir string) { mustRun(t, dir, "revoke", "alice") }, args: []string{"revoke", "alice"}, code: 1, want: "nothing to do; `mtlskit crl` publishes it"},
+		{name: "revoke for a CA's reason", args: []string{"revoke", "alice", "--reason", "cACompromise"}, code: 2, want: "pass --reason with one of those"},
+		{name: "revoke nothing", args: []string{"revoke"}, code: 2, want: "revoke needs a certificate NAME or --serial HEX"},
+		{name: "revoke a name and a serial", args: []string{"revoke", "alice", "--serial", "01"}, code: 2, want: "revoke needs a certificate NAME or --serial HEX (not both)"},
+		{name: "crl valid for no time", args: []string{"crl", "--next-update", "0"}, code: 2, want: "--next-update \"0\": give a positive duration"},
+		{name: "crl without a CA", noStore: true, args: []string{"crl"}, code: 1, want: "no CA in this store"},
+		{name: "CRL URL over https", args: []string{"ca", "init", "--force", "--crl-url", "https://127.0.0.1/crl"}, code: 2, want: "is not an http:// URL with a host"},
+		{name: "OCSP URL without a host", args: []string{"ca", "init", "--force", "--ocsp-url", "http:///ocsp"}, code: 2, want: "is not an http:// URL with a host"},
+		{name: "verify a CRL that is not one", args: []string{"verify", "--cert", "pki/issued/alice/cert.pem", "--crl", "garbage.pem"}, code: 1, want: "--crl garbage.pem"},
+		{name: "a CRL with --connect", args: []string{"verify", "--connect", "localhost:1", "--crl", "garbage.pem"}, code: 2, want: "--crl does not apply to --connect"},
 	}
 	encBase := t.TempDir()
 	os.WriteFile(filepath.Join(encBase, "right-pass"), []byte("s3cret\n"), 0o600)

@@ -48,6 +48,8 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "purpose", Value: "server", Usage: "server or client: the EKU and SAN rules to apply"},
 			&cli.StringFlag{Name: "at", Usage: "check validity at this time (RFC 3339 or YYYY-MM-DD) instead of now"},
 			&cli.StringFlag{Name: "warn-within", Value: defaultWarnWithin, Usage: "warn when a certificate expires within this long, e.g. 30d"},
+			&cli.StringSliceFlag{Name: "crl", Usage: "with --cert: look the certificate up in this CRL `FILE` (PEM or DER; repeatable)"},
+			&cli.BoolFlag{Name: "check-revocation", Usage: "fetch the CRL at each certificate's distribution point or ask its OCSP responder (with --cert, or live with --connect)"},
 			&cli.StringFlag{Name: "connect", Usage: "probe a live endpoint, `HOST:PORT` or wss://HOST:PORT/PATH, layer by layer (--cert/--key: the client certificate)"},
 			&cli.StringFlag{Name: "path", Usage: "--connect: the WebSocket path to upgrade (default /)"},
 			&cli.BoolFlag{Name: "no-echo", Usage: "--connect: stop at the upgrade, do not send a message"},
@@ -129,7 +131,7 @@ func verify(c *cli.Context) error {
 		return usagef("--warn-within: %v", err)
 	}
 	if !c.IsSet("cert") {
-		for _, f := range []string{"key", "ca", "chain", "host", "ip", "purpose"} {
+		for _, f := range []string{"key", "ca", "chain", "host", "ip", "purpose", "crl", "check-revocation"} {
 			if c.IsSet(f) {
 				return usagef("--%s needs --cert FILE (without --cert, verify audits the store)", f)
 			}
@@ -222,6 +224,9 @@ func verifyFiles(c *cli.Context, at time.Time, warnWithin time.Duration) error {
 		in.Parsed = append(in.Parsed, check)
 	}
 
+	if in.Revocation, err = revocationSource(c); err != nil {
+		return err
+	}
 	r := pki.Diagnose(in)
 	out := verifyOutput{
 		SchemaVersion: verifySchemaVersion, Mode: "files", Input: rep, Result: resultOf(r),
@@ -472,10 +477,35 @@ func parseEndpoint(s, path string, pathSet bool) (wire.Endpoint, error) {
 	return e, nil
 }
 
+// revocationSource reads --crl FILE... and --check-revocation for a
+// file check; nil when neither is given.
+func revocationSource(c *cli.Context) (*pki.RevocationSource, error) {
+	files := c.StringSlice("crl")
+	if len(files) == 0 && !c.Bool("check-revocation") {
+		return nil, nil
+	}
+	src := &pki.RevocationSource{}
+	for _, f := range files {
+		data, err := readInput("crl", f)
+		if err != nil {
+			return nil, err
+		}
+		ders, err := pki.ParseCRLs(data)
+		if err != nil {
+			return nil, failf("--crl %s: %v: give a CRL in PEM or DER (mtlskit crl writes ca/crl.pem)", f, err)
+		}
+		src.CRLs = append(src.CRLs, ders...)
+	}
+	if c.Bool("check-revocation") {
+		src.Fetch = wire.RevocationFetcher(context.Background(), c.Duration("timeout"))
+	}
+	return src, nil
+}
+
 // verifyConnect probes a live endpoint (harness.Probe) and prints one
 // line per layer.
 func verifyConnect(c *cli.Context) error {
-	for _, f := range []string{"chain", "host", "ip", "purpose", "at", "warn-within"} {
+	for _, f := range []string{"chain", "host", "ip", "purpose", "at", "warn-within", "crl"} {
 		if c.IsSet(f) {
 			return usagef("--%s does not apply to --connect: the name dialled is the one in --connect, checked as a server", f)
 		}
@@ -494,7 +524,7 @@ func verifyConnect(c *cli.Context) error {
 		return usagef("--timeout %s: give a positive duration such as 5s", timeout)
 	}
 	in.Timeout = timeout.String()
-	cfg := probe.Config{Host: e.Host, Port: e.Port, Path: e.Path, Echo: in.Echo, Timeout: timeout}
+	cfg := probe.Config{Host: e.Host, Port: e.Port, Path: e.Path, Echo: in.Echo, Timeout: timeout, CheckRevocation: c.Bool("check-revocation")}
 
 	if in.Cert != "" {
 		certPEM, err := readInput("cert", in.Cert)

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -118,4 +119,35 @@ func CheckDistributionPoint(ctx context.Context, cert, issuer *x509.Certificate,
 		return nil
 	}
 	return nil
+}
+
+// RevocationFetcher is a pki.RevocationSource Fetch over plain HTTP: GET
+// a CRL (body nil) or POST an OCSP request, each within timeout and at
+// most MaxCRLSize bytes back.
+func RevocationFetcher(ctx context.Context, timeout time.Duration) func(url string, body []byte) ([]byte, error) {
+	return func(url string, body []byte) ([]byte, error) {
+		if body == nil {
+			return FetchCRL(ctx, url, timeout)
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/ocsp-request")
+		resp, err := (&http.Client{Timeout: timeout}).Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("POST %s: %s", url, resp.Status)
+		}
+		out, err := io.ReadAll(io.LimitReader(resp.Body, MaxCRLSize+1))
+		if err == nil && len(out) > MaxCRLSize {
+			err = fmt.Errorf("POST %s: the answer is larger than %d bytes", url, MaxCRLSize)
+		}
+		return out, err
+	}
 }
