@@ -148,41 +148,70 @@ type RevokeOptions struct {
 // from there; `mtlskit crl` publishes it. Revoking twice is
 // ErrAlreadyRevoked; a CA is ErrNotRevocable; an unknown one ErrNotFound.
 func (s *Store) Revoke(opts RevokeOptions) (*Revocation, error) {
+	out, err := s.RevokeMany([]RevokeOptions{opts})
+	if err != nil {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// RevokeMany revokes several certificates with one index write: all or
+// none (a fleet's devices retired at once). Each is checked as Revoke
+// checks one, and naming one twice is ErrAlreadyRevoked.
+func (s *Store) RevokeMany(list []RevokeOptions) ([]Revocation, error) {
 	if !s.HasCA() {
 		return nil, s.errNoCA() // before the lock, which would create the directory
 	}
-	var out *Revocation
+	var out []Revocation
 	err := s.withLock(func(idx index, idxErr error) error {
 		if idxErr != nil {
 			return idxErr
 		}
-		if !s.HasCA() {
-			return s.errNoCA()
+		revoked := map[string]*Revocation{}
+		for i := range idx.Revoked {
+			revoked[idx.Revoked[i].Serial] = &idx.Revoked[i]
 		}
-		e, err := idx.pick(opts.Name, opts.Serial)
-		if err != nil {
-			return err
+		akis := map[string]string{} // by certificate file, read once
+		for _, opts := range list {
+			r, err := s.revocationFor(&idx, opts, revoked, akis)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			revoked[r.Serial] = &out[len(out)-1]
 		}
-		if prev := idx.revocation(e.Serial); prev != nil {
-			return detailf(ErrAlreadyRevoked, "%s %q (serial %s) was revoked on %s (%s)", e.Kind, e.Name, e.Serial, prev.At.UTC().Format(time.DateOnly), prev.ReasonName)
-		}
-		aki, err := s.authorityKeyID(*e)
-		if err != nil {
-			return err
-		}
-		at := opts.At
-		if at.IsZero() {
-			at = time.Now()
-		}
-		out = &Revocation{Serial: e.Serial, Name: e.Name, At: at.UTC().Truncate(time.Second), Reason: opts.Reason,
-			ReasonName: opts.Reason.String(), IssuerKeyID: aki, NotAfter: e.NotAfter}
-		idx.Revoked = append(idx.Revoked, *out)
+		idx.Revoked = append(idx.Revoked, out...)
 		return s.writeIndex(idx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// revocationFor checks one revocation against the index and the ones
+// already made, and builds its record.
+func (s *Store) revocationFor(idx *index, opts RevokeOptions, revoked map[string]*Revocation, akis map[string]string) (Revocation, error) {
+	e, err := idx.pick(opts.Name, opts.Serial)
+	if err != nil {
+		return Revocation{}, err
+	}
+	if prev := revoked[e.Serial]; prev != nil {
+		return Revocation{}, detailf(ErrAlreadyRevoked, "%s %q (serial %s) was revoked on %s (%s)", e.Kind, e.Name, e.Serial, prev.At.UTC().Format(time.DateOnly), prev.ReasonName)
+	}
+	aki, ok := akis[e.Cert]
+	if !ok {
+		if aki, err = s.authorityKeyID(*e); err != nil {
+			return Revocation{}, err
+		}
+		akis[e.Cert] = aki
+	}
+	at := opts.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return Revocation{Serial: e.Serial, Name: e.Name, At: at.UTC().Truncate(time.Second), Reason: opts.Reason,
+		ReasonName: opts.Reason.String(), IssuerKeyID: aki, NotAfter: e.NotAfter}, nil
 }
 
 // pick finds the leaf a revocation names, by name or by serial.

@@ -14,8 +14,8 @@ import (
 func revokeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
-		Usage:     "revoke an issued certificate (recorded in the index; `mtlskit crl` publishes it)",
-		ArgsUsage: "NAME",
+		Usage:     "revoke issued certificates (recorded in the index at once; `mtlskit crl` publishes them)",
+		ArgsUsage: "NAME...",
 		Flags: []cli.Flag{dirFlag, jsonFlag,
 			&cli.StringFlag{Name: "serial", Usage: "revoke by serial (`HEX`, as `mtlskit list --json` shows it) instead of NAME"},
 			&cli.StringFlag{Name: "reason", Usage: "RFC 5280 `REASON`: keyCompromise, superseded, cessationOfOperation, affiliationChanged, privilegeWithdrawn (default: unspecified, written as no reason)"},
@@ -25,31 +25,37 @@ func revokeCommand() *cli.Command {
 }
 
 func revoke(c *cli.Context) error {
-	var opts pki.RevokeOptions
-	switch {
-	case c.NArg() == 1 && !c.IsSet("serial"):
-		opts.Name = c.Args().First()
-	case c.NArg() == 0 && c.IsSet("serial"):
-		opts.Serial = c.String("serial")
-	case c.NArg() > 1:
-		return usagef("revoke takes one NAME, got %d arguments", c.NArg())
-	default:
-		return usagef("revoke needs a certificate NAME or --serial HEX (not both): see `mtlskit list`")
-	}
 	reason, err := pki.ParseRevocationReason(c.String("reason"))
 	if err != nil {
 		return usagef("--reason: %v", err)
 	}
-	opts.Reason = reason
+	var list []pki.RevokeOptions
+	switch {
+	case c.NArg() > 0 && !c.IsSet("serial"):
+		for _, name := range c.Args().Slice() {
+			list = append(list, pki.RevokeOptions{Name: name, Reason: reason})
+		}
+	case c.NArg() == 0 && c.IsSet("serial"):
+		list = []pki.RevokeOptions{{Serial: c.String("serial"), Reason: reason}}
+	default:
+		return usagef("revoke needs certificate NAMEs or --serial HEX (not both): see `mtlskit list`")
+	}
 	store := storeOf(c)
-	r, err := store.Revoke(opts)
+	revs, err := store.RevokeMany(list)
 	if err != nil {
 		return failf("revoke: %v", err)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, r)
+		if len(revs) == 1 {
+			return printJSON(c.App.Writer, revs[0])
+		}
+		return printJSON(c.App.Writer, struct {
+			Revoked []pki.Revocation `json:"revoked"`
+		}{revs})
 	}
-	fmt.Fprintf(c.App.Writer, "revoked %q (serial %s) at %s, reason %s\n", r.Name, r.Serial, r.At.Format(time.RFC3339), r.ReasonName)
+	for _, r := range revs {
+		fmt.Fprintf(c.App.Writer, "revoked %q (serial %s) at %s, reason %s\n", r.Name, r.Serial, r.At.Format(time.RFC3339), r.ReasonName)
+	}
 	fmt.Fprintf(c.App.Writer, "  publish it: mtlskit crl (peers that check a CRL file need the new one; `mtlskit serve` answers OCSP with it already)\n")
 	return nil
 }
