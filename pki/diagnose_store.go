@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
@@ -88,7 +89,7 @@ func (s *Store) auditCRL(entries []Entry, opts AuditOptions) *AuditEntry {
 			continue
 		}
 		for _, e := range crl.RevokedCertificateEntries {
-			listed[fmt.Sprintf("%x", e.SerialNumber)] = true
+			listed[hex.EncodeToString(e.SerialNumber.Bytes())] = true
 		}
 		what := fmt.Sprintf("CRL #%s of %q", crl.Number, crl.Issuer.CommonName)
 		switch {
