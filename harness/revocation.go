@@ -37,9 +37,8 @@ type revocationService struct {
 	revoked *big.Int
 	crl     []byte
 
-	mu  sync.Mutex
-	ev  RevocationLayer
-	got chan struct{}
+	mu sync.Mutex
+	ev RevocationLayer
 }
 
 // startRevocationService listens on 127.0.0.1 and serves the issuer's
