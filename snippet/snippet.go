@@ -8,8 +8,16 @@
 // store and CheckCert refuses a certificate the stack would reject;
 // Render fills a template. The tests in cmd/mtlskit run every snippet
 // whose tool is installed against the harness: a server snippet must
-// pass the server-side scenarios, a client snippet must accept
-// valid-server and refuse the bad servers of `harness serve`.
+// pass the server-side scenarios and refuse a client certificate its CRL
+// lists, a client snippet must accept valid-server and refuse the bad
+// servers of `harness serve`, server-revoked included.
+//
+// Revocation: every snippet checks the CRLs in Files.CRLs (the store's
+// ca/crl.pem, and ca/root-crl.pem when an intermediate issues the
+// leaves, or what --crl names). When there is none yet, the snippet has
+// no revocation lines, only a comment saying to run `mtlskit crl` and
+// render it again: pointing at a missing file would stop the server from
+// starting, and turning the check on without a CRL refuses every peer.
 //
 // It does not run anything itself, and knows nothing of the harness.
 package snippet
@@ -19,20 +27,27 @@ import (
 	"crypto/x509"
 	"embed"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/mtlskit/mtlskit/pki"
 )
 
 //go:embed templates/*.tmpl
 var snippetFS embed.FS
+
+// sharedTemplate holds the {{define}}s several stacks use (the Go
+// revocation check).
+const sharedTemplate = "shared.tmpl"
 
 // Role says which side of the connection a snippet configures.
 type Role string
@@ -103,6 +118,12 @@ type Files struct {
 	Cert  string `json:"cert"`
 	Chain string `json:"chain"`
 	Key   string `json:"key"`
+	// CRLs are the CRL files (PEM) to check the peer's chain against:
+	// the issuing CA's first, then the root's when an intermediate
+	// issues the leaves (ca/crl.pem, ca/root-crl.pem). Empty when the
+	// store has no CRL yet: the snippet then checks no revocation and
+	// says to run `mtlskit crl`.
+	CRLs []string `json:"crls"`
 }
 
 // Params fill a snippet in.
@@ -123,6 +144,10 @@ type Params struct {
 	// (DefaultURL when empty). Its host is what the server
 	// certificate must name.
 	URL string
+	// CRLNextUpdate is when the first of Files.CRLs expires (zero when
+	// unknown): a peer refuses every certificate once its CRL has
+	// expired, so the snippet says by when to run `mtlskit crl` again.
+	CRLNextUpdate time.Time
 }
 
 // Defaults of Params.
@@ -171,7 +196,76 @@ func ParamsFromStore(st *pki.Store, name string) (Params, *x509.Certificate, err
 	p := Params{Name: name, Files: Files{
 		CA: filepath.Join(dir, "ca", "root.pem"), Cert: abs(e.Cert), Chain: abs(chain), Key: abs(e.Key),
 	}}
+	if p.Files.CRLs, err = storeCRLs(st); err != nil {
+		return Params{}, nil, err
+	}
+	if len(p.Files.CRLs) > 0 {
+		if p.CRLNextUpdate, err = ReadCRLs(p.Files.CRLs); err != nil {
+			return Params{}, nil, fmt.Errorf("the store's CRL: %v: run `mtlskit crl` to write it again", err)
+		}
+	}
 	return p, iss.Cert, nil
+}
+
+// storeCRLs are the store's CRL files as absolute paths, none when
+// `mtlskit crl` has not run yet. With an intermediate both the
+// intermediate's and the root's are needed (a peer that checks the whole
+// chain wants a CRL from each CA): one without the other is an error.
+func storeCRLs(st *pki.Store) ([]string, error) {
+	issuing, root := st.CRLPaths()
+	var out, missing []string
+	for _, p := range []string{issuing, root} {
+		if p == "" {
+			continue
+		}
+		p, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		} else {
+			missing = append(missing, p)
+		}
+	}
+	switch {
+	case len(out) == 0:
+		return []string{}, nil
+	case len(missing) > 0:
+		return nil, fmt.Errorf("the store has %s but not %s: run `mtlskit crl` to write both", out[0], missing[0])
+	}
+	return out, nil
+}
+
+// ReadCRLs checks that each file holds at least one PEM CRL ("X509
+// CRL", what `mtlskit crl` writes as ca/crl.pem) and returns the earliest
+// NextUpdate among them (zero when none has one).
+func ReadCRLs(paths []string) (time.Time, error) {
+	var next time.Time
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return time.Time{}, err
+		}
+		n := 0
+		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+			if block.Type != "X509 CRL" {
+				continue
+			}
+			crl, err := x509.ParseRevocationList(block.Bytes)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("%s: %v", path, err)
+			}
+			n++
+			if !crl.NextUpdate.IsZero() && (next.IsZero() || crl.NextUpdate.Before(next)) {
+				next = crl.NextUpdate
+			}
+		}
+		if n == 0 {
+			return time.Time{}, fmt.Errorf("%s holds no PEM CRL (-----BEGIN X509 CRL-----): give the .pem, not the .der", path)
+		}
+	}
+	return next, nil
 }
 
 // CheckCert says whether a certificate can play the stack's
@@ -204,6 +298,70 @@ type templateData struct {
 	ConnectAddr         string // host:port for openssl -connect
 	VerifyHost          string // the host name or IP the server certificate must name
 	VerifyHostIsAddress bool
+
+	// Revocation (Files.CRLs; none: HasCRL is false).
+	HasCRL bool
+	// LeafCRL is the issuing CA's CRL alone, for a tool that takes one
+	// CRL and checks the leaf with it (openssl s_client -CRL).
+	LeafCRL string
+	// CRLBundle is one file holding every CRL, for a tool that takes
+	// one file and checks the whole chain (nginx ssl_crl): the CRL
+	// itself when there is one, else a file CRLBundleCmd writes.
+	CRLBundle, CRLBundleCmd string
+	// CACRLBundle is the CA followed by every CRL, for a tool whose CA
+	// file is its only way in (Puma's ca), written by CACRLBundleCmd.
+	CACRLBundle, CACRLBundleCmd string
+	// CRLValidUntil is Params.CRLNextUpdate in UTC ("" when unknown);
+	// CRLExpired says it is past.
+	CRLValidUntil string
+	CRLExpired    bool
+}
+
+// Bundle file names, written next to the first CRL (the store's ca/).
+const (
+	crlBundleName   = "crl-bundle.pem"
+	caCRLBundleName = "ca-with-crls.pem"
+)
+
+// revocationData fills in the revocation fields of d from its CRLs.
+func (d *templateData) revocationData(now time.Time) {
+	crls := d.Files.CRLs
+	if len(crls) == 0 {
+		return
+	}
+	d.HasCRL, d.LeafCRL = true, crls[0]
+	dir := filepath.Dir(crls[0])
+	d.CRLBundle = crls[0]
+	if len(crls) > 1 {
+		d.CRLBundle = bundlePath(dir, crlBundleName, crls)
+		d.CRLBundleCmd = catCommand(crls, d.CRLBundle)
+	}
+	inputs := append([]string{d.Files.CA}, crls...)
+	d.CACRLBundle = bundlePath(dir, caCRLBundleName, inputs)
+	d.CACRLBundleCmd = catCommand(inputs, d.CACRLBundle)
+	if !d.CRLNextUpdate.IsZero() {
+		d.CRLValidUntil = d.CRLNextUpdate.UTC().Format("2006-01-02 15:04 UTC")
+		d.CRLExpired = now.After(d.CRLNextUpdate)
+	}
+}
+
+// bundlePath is dir/name, or dir/N-name when that is one of the inputs
+// (cat would truncate it before reading it).
+func bundlePath(dir, name string, inputs []string) string {
+	p := filepath.Join(dir, name)
+	for i := 2; slices.Contains(inputs, p); i++ {
+		p = filepath.Join(dir, strconv.Itoa(i)+"-"+name)
+	}
+	return p
+}
+
+// catCommand is the shell command that concatenates inputs into out.
+func catCommand(inputs []string, out string) string {
+	words := []string{"cat"}
+	for _, in := range inputs {
+		words = append(words, shellQuote(in))
+	}
+	return strings.Join(words, " ") + " > " + shellQuote(out)
 }
 
 // Render fills in the stack's template. cert, when given, supplies
@@ -264,12 +422,23 @@ func Render(stack string, p Params, cert *x509.Certificate) (*Snippet, error) {
 	d.ConnectAddr = net.JoinHostPort(d.URLHost, strconv.Itoa(d.URLPort))
 	d.VerifyHost = d.URLHost
 	d.VerifyHostIsAddress = net.ParseIP(d.URLHost) != nil
+	if d.Files.CRLs == nil {
+		d.Files.CRLs = []string{}
+	}
+	d.revocationData(time.Now())
 
 	src, err := snippetFS.ReadFile("templates/" + st.template)
 	if err != nil {
 		return nil, err
 	}
+	shared, err := snippetFS.ReadFile("templates/" + sharedTemplate)
+	if err != nil {
+		return nil, err
+	}
 	t, err := template.New(st.template).Funcs(snippetFuncs).Parse(string(src))
+	if err == nil {
+		_, err = t.New(sharedTemplate).Parse(string(shared))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("snippet template %s: %v", st.template, err)
 	}
@@ -277,12 +446,14 @@ func Render(stack string, p Params, cert *x509.Certificate) (*Snippet, error) {
 	if err := t.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("snippet template %s: %v", st.template, err)
 	}
-	return &Snippet{Stack: st.Name, Name: p.Name, Language: st.Language, Text: b.String(), Files: p.Files}, nil
+	return &Snippet{Stack: st.Name, Name: p.Name, Language: st.Language, Text: b.String(), Files: d.Files}, nil
 }
 
 // snippetFuncs quote a value for each language, so a path with spaces
 // or quotes stays one literal.
 var snippetFuncs = template.FuncMap{
+	// args: a list, to hand a {{template}} several values.
+	"args": func(v ...any) []any { return v },
 	// go: a Go string literal.
 	"go": func(s string) string { return strconv.Quote(s) },
 	// js, py: a JSON string is a valid JavaScript and Python literal.

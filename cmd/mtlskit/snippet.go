@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/mtlskit/mtlskit/snippet"
@@ -16,7 +17,9 @@ func snippetCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "snippet",
 		Usage:     "print a minimal mTLS configuration for a stack (nginx, Go, Node, Python, Ruby, curl, openssl) using the store's files",
-		UsageText: "mtlskit snippet STACK NAME [--listen 127.0.0.1:8443] [--backend 127.0.0.1:9000] [--url wss://localhost:8443/]\nmtlskit snippet --list",
+		UsageText: "mtlskit snippet STACK NAME [--listen 127.0.0.1:8443] [--backend 127.0.0.1:9000] [--url wss://localhost:8443/] [--crl FILE ...]\nmtlskit snippet --list",
+		Description: "Every snippet checks revocation against the store's CRLs (ca/crl.pem, and ca/root-crl.pem with an intermediate; `mtlskit crl` writes them), " +
+			"or the files --crl names; a store without a CRL gets a snippet that says so, with no revocation lines.",
 		Flags: []cli.Flag{
 			dirFlag, jsonFlag,
 			&cli.BoolFlag{Name: "list", Usage: "list the stacks"},
@@ -24,6 +27,7 @@ func snippetCommand() *cli.Command {
 			&cli.StringFlag{Name: "server-name", Usage: "nginx: server_name (default: the certificate's first DNS SAN)"},
 			&cli.StringFlag{Name: "backend", Value: snippet.DefaultBackend, Usage: "nginx: the plain ws:// backend, `HOST:PORT` or unix:/path.sock"},
 			&cli.StringFlag{Name: "url", Value: snippet.DefaultURL, Usage: "client stacks: the wss:// `URL` to connect to"},
+			&cli.GenericFlag{Name: "crl", Value: &pathList{}, Usage: "check revocation against this PEM CRL `FILE` instead of the store's (repeatable: the issuing CA's first, then the root's), such as the crl.pem `mtlskit harness serve --files DIR` writes"},
 		},
 		Action: snippetAction,
 	}
@@ -68,6 +72,14 @@ func snippetAction(c *cli.Context) error {
 		return failf("snippet %s: %v", stack.Name, err)
 	}
 	params.Listen, params.ServerName, params.Backend, params.URL = c.String("listen"), c.String("server-name"), c.String("backend"), c.String("url")
+	if crls := c.Generic("crl").(*pathList); len(*crls) > 0 {
+		if params.Files.CRLs, err = absPaths(*crls); err != nil {
+			return failf("snippet: --crl: %v", err)
+		}
+		if params.CRLNextUpdate, err = snippet.ReadCRLs(params.Files.CRLs); err != nil {
+			return failf("snippet: --crl: %v", err)
+		}
+	}
 	sn, err := snippet.Render(stack.Name, params, cert)
 	if err != nil {
 		return usagef("snippet %s: %v", stack.Name, err)
@@ -96,4 +108,30 @@ func snippetList(w io.Writer, asJSON bool) error {
 	}
 	_, err := fmt.Fprintln(w, "\nmtlskit snippet STACK NAME: NAME is a server certificate for a server stack, a client certificate for a client stack (see mtlskit list)")
 	return err
+}
+
+// pathList is a repeatable flag of file paths, taken whole (a
+// StringSliceFlag would split a path at its commas).
+type pathList []string
+
+func (p *pathList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("give a file")
+	}
+	*p = append(*p, v)
+	return nil
+}
+
+func (p *pathList) String() string { return strings.Join(*p, ", ") }
+
+func absPaths(paths []string) ([]string, error) {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
 }
