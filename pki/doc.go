@@ -7,6 +7,14 @@
 // half (Store) keeps them in a documented directory layout (docs/store.md)
 // with atomic, locked writes and private keys readable by their owner only.
 //
+// Revocation: Store.Revoke and RevokeMany record revocations in the
+// index, Store.WriteCRL signs the CRLs (MakeCRL for any issuer), and
+// OCSPResponder answers RFC 6960 requests with a delegated signer
+// (NewOCSPSigner); RevocationService serves both over HTTP. Diagnose
+// checks a certificate's revocation from CRLs given or fetched
+// (RevocationSource), and Store.Audit reports revocations and the CRLs'
+// dates.
+//
 // The package refuses what modern verifiers refuse: a server certificate
 // without a subject alternative name, a leaf that outlives its issuer, a
 // malformed SAN. The conformance harness needs some of those broken
