@@ -49,7 +49,7 @@ demo: build
 # reported and ignored, only a written crasher fails. .ci/run uses a
 # count (FUZZTIME=300x), which has no deadline to race.
 FUZZTIME ?= 60s
-FUZZ_PKGS = pki harness
+FUZZ_PKGS = pki harness internal/wire
 
 fuzz:
 	@for p in $(FUZZ_PKGS); do \

@@ -62,6 +62,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 			e.Port = "443"
 		}
 		e.Path = u.EscapedPath()
+		if e.Path == "" {
+			e.Path = "/" // wss://h?q: the query goes after the root path
+		}
 		if u.RawQuery != "" {
 			e.Path += "?" + u.RawQuery
 		}
@@ -76,11 +79,20 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	if e.Host == "" {
 		return bad("no host")
 	}
-	if n, err := strconv.Atoi(e.Port); err != nil || n < 1 || n > 65535 {
+	if strings.IndexFunc(e.Host, func(r rune) bool { return !hostRune(r) }) >= 0 || strings.Contains(e.Host, ":") && net.ParseIP(e.Host) == nil {
+		return bad(fmt.Sprintf("host %q is not a host name or an IP address", e.Host))
+	}
+	if n, err := strconv.Atoi(e.Port); err != nil || n < 1 || n > 65535 || strings.Trim(e.Port, "0123456789") != "" {
 		return bad("port " + e.Port + " is not a number from 1 to 65535")
 	}
 	if e.Path == "" {
 		e.Path = "/"
 	}
 	return e, nil
+}
+
+// hostRune is a character a bare HOST of HOST:PORT may hold: a DNS name's
+// or an IP address's (IPv6 inside brackets, which SplitHostPort drops).
+func hostRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' || r == ':'
 }
