@@ -47,6 +47,10 @@ type Config struct {
 	// Duration, when positive, ends the run: no connection starts after
 	// it and held connections are closed (normally) at it.
 	Duration time.Duration
+	// Attempts, when positive, ends the run after that many connection
+	// attempts (the whole run's): with Reconnect, Connections at a time
+	// until Attempts were made.
+	Attempts int
 	// Messages are sent on each connection, one at a time, each of
 	// MessageSize bytes (binary), each echo checked byte for byte and
 	// timed.
@@ -139,8 +143,10 @@ func (c *Config) CheckShape() error {
 		return bad("ramp", "a ramp needs a positive --rate to ramp up to")
 	case c.Duration < 0:
 		return bad("duration", "negative")
-	case c.Reconnect && c.Duration == 0:
-		return bad("reconnect", "reconnecting goes on until --duration: set one")
+	case c.Attempts < 0:
+		return bad("attempts", "negative")
+	case c.Reconnect && c.Duration == 0 && c.Attempts == 0:
+		return bad("reconnect", "reconnecting goes on until --duration or --attempts: set one")
 	case c.Messages < 0 || c.Messages > MaxMessages:
 		return bad("messages", "%d: use 0 to %d", c.Messages, MaxMessages)
 	case c.MessageSize < 1 || c.MessageSize > wire.MaxMessageSize:

@@ -367,3 +367,24 @@ func TestMintShardsUntrusted(t *testing.T) {
 		t.Errorf("3 shards minted %d distinct identities, %d untrusted; want 10 and 4", len(names), untrusted)
 	}
 }
+
+// TestLoadAttempts: --attempts with --reconnect makes exactly that many
+// connections, Connections at a time, the identities in turn.
+func TestLoadAttempts(t *testing.T) {
+	srv := startReference(t, 0, 5*time.Second)
+	cfg := baseConfig(t, srv.Addr(), mint(t, 5, 0))
+	cfg.Connections, cfg.Reconnect, cfg.Attempts = 4, true, 17
+	rep := run(t, cfg)
+	c := rep.Counts
+	if c.Attempted != 17 || c.Completed != 17 || c.IdentitiesUsed != 5 || c.PeakOpen > 4 {
+		t.Fatalf("counts %+v, want 17 attempted and completed with 5 identities, at most 4 open", c)
+	}
+	seen := seenSubjects(t, srv)
+	n := 0
+	for _, k := range seen {
+		n += k
+	}
+	if len(seen) != 5 || n != 17 {
+		t.Errorf("the server saw %d identities in %d connections, want 5 in 17: %v", len(seen), n, seen)
+	}
+}

@@ -147,8 +147,8 @@ func settingsDiff(a, b Settings) string {
 		return fmt.Sprintf("--rate %g and %g", a.Rate, b.Rate)
 	case a.Messages != b.Messages || a.MessageSize != b.MessageSize:
 		return fmt.Sprintf("--messages %d x %d bytes and %d x %d bytes", a.Messages, a.MessageSize, b.Messages, b.MessageSize)
-	case a.Hold != b.Hold || a.Duration != b.Duration || a.Ramp != b.Ramp:
-		return "--hold, --duration or --ramp"
+	case a.Hold != b.Hold || a.Duration != b.Duration || a.Ramp != b.Ramp || a.Attempts != b.Attempts:
+		return "--hold, --duration, --ramp or --attempts"
 	case a.Reconnect != b.Reconnect || a.Resume != b.Resume:
 		return "--reconnect or --resume"
 	case a.TLSVersion != b.TLSVersion || a.Timeout != b.Timeout:

@@ -64,6 +64,7 @@ type Settings struct {
 	Rate             float64       `json:"rate,omitempty"`
 	Ramp             time.Duration `json:"ramp_ns,omitempty"`
 	Duration         time.Duration `json:"duration_ns,omitempty"`
+	Attempts         int           `json:"attempts,omitempty"`
 	Messages         int           `json:"messages"`
 	MessageSize      int           `json:"message_size"`
 	Hold             time.Duration `json:"hold_ns,omitempty"`

@@ -127,6 +127,7 @@ func (r *runner) run(ctx context.Context) *Report {
 	go func() { defer close(ticked); r.ticker(start, done) }()
 
 	var attempts atomic.Uint64
+	limit := uint64(cfg.Shard.Split(cfg.Attempts))
 	var clients sync.WaitGroup
 	for range conns {
 		clients.Add(1)
@@ -142,7 +143,11 @@ func (r *runner) run(ctx context.Context) *Report {
 				} else if stop.Err() != nil {
 					return
 				}
-				r.connect(ctx, attempts.Add(1)-1)
+				n := attempts.Add(1) - 1
+				if cfg.Attempts > 0 && n >= limit {
+					return
+				}
+				r.connect(ctx, n)
 				if !cfg.Reconnect || stop.Err() != nil {
 					return
 				}
@@ -230,7 +235,7 @@ func (r *runner) report(ctx context.Context, start, end time.Time) *Report {
 	rep := &Report{
 		SchemaVersion: SchemaVersion, Kind: ReportKind, Target: r.url, Dialled: r.addr,
 		Settings: Settings{Connections: cfg.Connections, Rate: cfg.Rate, Ramp: cfg.Ramp, Duration: cfg.Duration,
-			Messages: cfg.Messages, MessageSize: cfg.MessageSize, Hold: cfg.Hold, Reconnect: cfg.Reconnect, Resume: cfg.Resume,
+			Attempts: cfg.Attempts, Messages: cfg.Messages, MessageSize: cfg.MessageSize, Hold: cfg.Hold, Reconnect: cfg.Reconnect, Resume: cfg.Resume,
 			Timeout: cfg.Timeout, TLSVersion: wire.VersionName(cfg.TLSVersion), Identities: len(cfg.Identities) * max(cfg.Shard.Count, 1),
 			IdentitySource: cfg.IdentitySource, InProcessServer: cfg.InProcessServer, TicketBaseline: cfg.TicketBaseline},
 		Shard: Shard{Index: cfg.Shard.Index, Count: cfg.Shard.count()}, Shards: []int{cfg.Shard.Index},

@@ -47,13 +47,13 @@ func WriteTable(w io.Writer, r *Report) error {
 	b.WriteString("\n\n")
 
 	tw = tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "latency (ms)\tcount\tp50\tp90\tp99\tp99.9\tmax\t\n")
+	fmt.Fprintf(tw, "%-14s\tcount\tp50\tp90\tp99\tp99.9\tmax\t\n", "latency (ms)")
 	for _, l := range []struct {
 		name string
 		h    *Histogram
 	}{{"tcp connect", r.Latency.TCP}, {"tls handshake", r.Latency.TLS}, {"upgrade", r.Latency.Upgrade}, {"echo rtt", r.Latency.Echo}} {
 		p := l.h.Percentiles()
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", l.name, p.Count, msText(p.P50), msText(p.P90), msText(p.P99), msText(p.P999), msText(p.Max))
+		fmt.Fprintf(tw, "%-14s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", l.name, p.Count, msText(p.P50), msText(p.P90), msText(p.P99), msText(p.P999), msText(p.Max))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -104,6 +104,9 @@ func shapeLine(r *Report) string {
 	}
 	if s.Reconnect {
 		parts = append(parts, "reconnecting")
+	}
+	if s.Attempts > 0 {
+		parts = append(parts, fmt.Sprintf("%d attempts", s.Attempts))
 	}
 	hs := "full handshakes"
 	if s.Resume {

@@ -14,6 +14,7 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		lintCommand(),
 		harnessCommand(),
+		loadCommand(),
 		snippetCommand(),
 		completionCommand(),
 		manCommand(),
