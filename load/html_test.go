@@ -150,9 +150,6 @@ func TestLoadHTML(t *testing.T) {
 	}); len(spans) != 7 {
 		t.Errorf("%d legend entries, want 7", len(spans))
 	}
-	if os.Getenv("MTLSKIT_UPDATE_SCREENSHOT") == "1" {
-		screenshotTo(t, browser, raw, filepath.Join("..", "docs", "load-screenshot.png"))
-	}
 }
 
 // chromiumPath finds Debian's chromium (or Chrome); the test is skipped
@@ -195,29 +192,4 @@ func dumpDOM(t *testing.T, browser string, page []byte) string {
 		t.Fatalf("chromium dumped no page:\n%s\n%s", out.String(), errb.String())
 	}
 	return out.String()
-}
-
-// screenshotTo writes a 1400x1000 screenshot of page (docs/load.md shows it).
-func screenshotTo(t *testing.T, browser string, page []byte, dst string) {
-	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "load.html")
-	if err := os.WriteFile(file, page, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(dir, "shot.png")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, browser, append(chromiumArgs(dir), "--screenshot="+shot, "file://"+file)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", dst)
 }
