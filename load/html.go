@@ -213,8 +213,8 @@ table.errors td.example { color: var(--muted); text-align: left; max-width: 760p
       svg.appendChild(el("line", { "class": "grid", x1: L, x2: W - R, y1: y, y2: y }));
       svg.appendChild(el("text", { "class": "axis", x: L - 6, y: y + 4, "text-anchor": "end" }, +v.toPrecision(3)));
     }
-    [x0, (x0 + x1) / 2, x1].forEach(function (v) {
-      svg.appendChild(el("text", { "class": "axis", x: X(v), y: H - 6, "text-anchor": "middle" }, (x1 - x0 < 10 ? Math.round(v * 10) / 10 : Math.round(v)) + " s"));
+    [x0, (x0 + x1) / 2, x1].forEach(function (v, i) {
+      svg.appendChild(el("text", { "class": "axis", x: X(v), y: H - 6, "text-anchor": ["start", "middle", "end"][i] }, (x1 - x0 < 10 ? Math.round(v * 10) / 10 : Math.round(v)) + " s"));
     });
     var legend = svg.parentNode.querySelector(".legend");
     keys.forEach(function (k) {

@@ -218,7 +218,9 @@ type Second struct {
 // stacks in use, sampled once a second, at the sample with the most
 // connections open, less what was in use before the first connection.
 // It includes garbage not yet collected, so it is an upper bound; with
-// the server in the same process (no --target) it is both sides'.
+// the server in the same process (no --target) it is both sides'. It is
+// measured only for runs that hold their connections (Hold), where it
+// means something.
 type Memory struct {
 	BaselineBytes      uint64  `json:"baseline_bytes"`
 	PeakBytes          uint64  `json:"peak_bytes"`

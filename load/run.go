@@ -222,7 +222,7 @@ func (r *runner) ticker(start time.Time, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		p := r.rec.tick(next, start, true)
+		p := r.rec.tick(next, start, r.cfg.Hold > 0)
 		if r.cfg.Progress != nil {
 			r.cfg.Progress(p)
 		}
