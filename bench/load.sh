@@ -2,9 +2,10 @@
 # The figures of docs/load.md, on this machine: generator and reference
 # server share it, so every figure is a 2-core figure for both together.
 #
-#   1. in one process (go test -bench, one benchmark at a time): the floor
-#      (bare full mTLS handshakes, ECDSA P-256, X25519; bare WebSocket
-#      echoes) and mtlskit load against the reference server;
+#   1. in one process (go test -bench, one benchmark at a time, the
+#      floor and mtlskit load interleaved): the floor (bare full mTLS
+#      handshakes, ECDSA P-256, X25519; bare 32-byte round trips over
+#      mTLS) and mtlskit load against the reference server;
 #   2. the reference server in its own process (mtlskit harness serve),
 #      loaded by mtlskit load (full handshakes, then messages) and by
 #      openssl s_time -new with the same server's one client identity;
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HELD=${1:-5000}
 SECS=${2:-10}
-COUNT=${COUNT:-3}
+COUNT=${COUNT:-5}
 export PATH="$PATH:/usr/local/go/bin"
 
 work=$(mktemp -d)
@@ -40,8 +41,20 @@ go build -o "$work/mtlskit" ./cmd/mtlskit
 M="$work/mtlskit"
 
 echo
-echo "== 1. in one process: the floor and mtlskit load (go test -bench, -count $COUNT)"
-go test -run '^$' -bench 'Floor|Load' -benchtime 3s -count "$COUNT" ./load/ | tee "$work/bench.out" | grep -E '^Benchmark'
+echo "== 1. in one process: the floor and mtlskit load, interleaved ($COUNT rounds of go test -bench, one benchmark at a time)"
+# Each round runs the four benchmarks one after the other, so a floor
+# and the load figure next to it saw the same machine; the ratios are
+# per round, then their median.
+go test -c -o "$work/load.test" ./load/
+for i in $(seq "$COUNT"); do
+  (cd load && "$work/load.test" -test.run '^$' -test.bench '^Benchmark(FloorHandshake|LoadReference|FloorEcho|LoadMessages)$' -test.benchtime 3s) | grep -E '^Benchmark' | tee -a "$work/bench.out"
+done
+awk '/^BenchmarkFloorHandshake-/ {f[++nf]=$5} /^BenchmarkLoadReference-/ {l[++nl]=$5}
+     /^BenchmarkFloorEcho-/ {e[++ne]=$5} /^BenchmarkLoadMessages-/ {m[++nm]=$5}
+     function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+     END { for (i = 1; i <= nl; i++) { rh[i] = l[i] / f[i]; rm[i] = m[i] / e[i] }
+           printf "median per round: floor %.0f handshakes/s, mtlskit load %.0f handshakes/s, ratio %.2f; floor %.0f messages/s, mtlskit load %.0f messages/s, ratio %.2f\n",
+             median(f, nf), median(l, nl), median(rh, nl), median(e, ne), median(m, nm), median(rm, nm) }' "$work/bench.out"
 
 # rss PID: resident set of a process in KiB.
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -11,10 +11,10 @@ import (
 	"github.com/mtlskit/mtlskit/internal/wire"
 )
 
-// TestHistogramMergeExact: three shards' histograms, merged (also
+// TestLoadHistogramMergeExact: three shards' histograms, merged (also
 // through their JSON), are the histogram of all their values: every
 // percentile the same, to the microsecond, and the exact extremes.
-func TestHistogramMergeExact(t *testing.T) {
+func TestLoadHistogramMergeExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	all := NewHistogram()
 	var parts []*Histogram
@@ -67,7 +67,7 @@ func shardReport(index, count int, counts Counts, errs []ErrorClass, at time.Tim
 	return r
 }
 
-func TestMerge(t *testing.T) {
+func TestLoadMerge(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	unknownCA := ErrorClass{Layer: harness.LayerTLS, Outcome: harness.RejectedTLS, RefusedBy: harness.PartyServer, Reason: harness.ReasonUnknownCA, Alert: wire.NewAlert(wire.AlertUnknownCA), Count: 2, Example: "a"}
 	s503 := ErrorClass{Layer: harness.LayerHTTP, Outcome: harness.RejectedHTTP, Reason: harness.ReasonHTTPStatus, Status: 503, Count: 1, Example: "b"}
