@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -297,13 +296,4 @@ func CheckFDLimit(connections int, inProcessServer bool) error {
 		return &FDLimitError{Limit: limit, Connections: connections, Need: need}
 	}
 	return nil
-}
-
-// IsLoopback reports whether host is a loopback name or address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

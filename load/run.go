@@ -32,8 +32,7 @@ type runner struct {
 	cfg   Config
 	url   string
 	addr  string // the one address dialled
-	host  string
-	conns int // this shard's virtual clients
+	conns int    // this shard's virtual clients
 	base  *tls.Config
 	ids   []*identity
 	rec   *recorder
@@ -81,7 +80,7 @@ func newRunner(cfg Config) (*runner, error) {
 		return nil, err
 	}
 	e, _ := wire.ParseEndpoint(cfg.Target.URL)
-	r := &runner{cfg: cfg, url: e.URL(), host: e.Host, conns: conns, addr: e.Addr()}
+	r := &runner{cfg: cfg, url: e.URL(), conns: conns, addr: e.Addr()}
 	r.base = &tls.Config{RootCAs: wire.CertPool(cfg.Target.RootCAs), ServerName: e.Host,
 		NextProtos: []string{"http/1.1"}, CurvePreferences: cfg.CurvePreferences}
 	wire.PinVersion(r.base, cfg.TLSVersion)
