@@ -95,7 +95,11 @@ func shapeLine(r *Report) string {
 		}
 		parts = append(parts, p)
 	}
-	parts = append(parts, fmt.Sprintf("%d message(s) of %d bytes", s.Messages, s.MessageSize))
+	msgs := "messages"
+	if s.Messages == 1 {
+		msgs = "message"
+	}
+	parts = append(parts, fmt.Sprintf("%d %s of %d bytes", s.Messages, msgs, s.MessageSize))
 	if s.Hold > 0 {
 		parts = append(parts, "held "+s.Hold.String())
 	}

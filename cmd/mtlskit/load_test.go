@@ -268,3 +268,34 @@ func TestLoadServerCmdNginx(t *testing.T) {
 		t.Errorf("errors %+v, want 10 upgrades answered 400 by the server", j.Errors)
 	}
 }
+
+// TestLoadFromStoreAndDir: identities already issued, from the store
+// (--from-store) and from a directory of pairs (--identities-dir, here a
+// store's issued/ directory, with --ca instead of --pki), each presented
+// to the server.
+func TestLoadFromStoreAndDir(t *testing.T) {
+	dir := t.TempDir()
+	url, srv := storeServer(t, dir)
+	mustRun(t, dir, "issue", "client", "--dir", "pki", "--count", "6", "--cn-prefix", "dev-")
+	for _, args := range [][]string{
+		{"--pki", "pki", "--from-store", "dev-"},
+		{"--ca", filepath.Join("pki", "ca", "root.pem"), "--identities-dir", filepath.Join("pki", "issued")},
+	} {
+		r := mtlskit(t, dir, nil, append([]string{"load", "--target", url, "--connections", "6", "--json"}, args...)...)
+		var j loadJSON
+		decodeJSON(t, r.stdout, &j)
+		if r.code != 0 || j.Counts["completed"] != 6 || j.Counts["identities_used"] != 6 {
+			t.Errorf("load %v: exit %d, counts %v\n%s", args, r.code, j.Counts, r.stderr)
+		}
+	}
+	_ = srv.Close()
+	seen := map[string]int{}
+	for _, o := range srv.Observations() {
+		if o.TLS.Status == harness.LayerOK && strings.HasPrefix(o.TLS.ClientSubject, "dev-") {
+			seen[o.TLS.ClientSubject]++
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("the server verified %d of the 6 issued identities: %v", len(seen), seen)
+	}
+}
