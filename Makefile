@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt demo bench man clean fuzz
+.PHONY: build test lint fmt demo bench bench-load man clean fuzz
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
@@ -78,6 +78,15 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 6 ./pki/ ./harness/ | tee bench.out
 	$(GO) run $(BENCHSTAT) bench.out
 	bash bench/compare.sh 15
+
+# The load figures of docs/load.md (bench/load.sh): the floor, mtlskit load
+# against the reference server, openssl s_time against the same server, and
+# HELD connections held at once with the memory per connection. A few
+# minutes; run it alone on the machine.
+HELD ?= 5000
+
+bench-load:
+	bash bench/load.sh $(HELD)
 
 clean:
 	rm -rf bin bench.out

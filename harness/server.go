@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
@@ -210,6 +211,15 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 		}
 	}
 	wire.PinVersion(tcfg, cfg.TLSVersion)
+	// One session ticket key for all the server's connections: serve
+	// clones this configuration per connection, and each clone would
+	// otherwise make its own key, so no session could ever be resumed
+	// (mtlskit load --resume resumes them).
+	var ticketKey [32]byte
+	if _, err := rand.Read(ticketKey[:]); err != nil {
+		return nil, err
+	}
+	tcfg.SetSessionTicketKeys([][32]byte{ticketKey})
 	host := s.listenHost
 	if host == "" {
 		host = "127.0.0.1"
