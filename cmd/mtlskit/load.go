@@ -253,6 +253,29 @@ func loadShape(c *cli.Context) (load.Config, error) {
 // subjectAndIdentities sets up the server under load (in this process, a
 // command, or a running target) and the identities.
 func (s *loadSetup) subjectAndIdentities(ctx context.Context, c *cli.Context) error {
+	if err := checkLoadSources(c); err != nil {
+		return err
+	}
+	var roots []*x509.Certificate
+	var err error
+	switch {
+	case c.String("server-cmd") != "":
+		roots, err = s.commandSubject(ctx, c)
+	case c.String("target") != "":
+		roots, err = s.targetSubject(c)
+	default:
+		roots, err = s.inProcessSubject(ctx, c)
+	}
+	if err != nil {
+		return err
+	}
+	s.cfg.Target.RootCAs = roots
+	return s.identities(c)
+}
+
+// checkLoadSources refuses flags that contradict each other: one source
+// of identities, and the trust a target needs.
+func checkLoadSources(c *cli.Context) error {
 	target, serverCmd, pkiDir := c.String("target"), c.String("server-cmd"), c.String("pki")
 	fromStore, idDir, caFile := c.String("from-store"), c.String("identities-dir"), c.String("ca")
 	sources := 0
@@ -287,95 +310,112 @@ func (s *loadSetup) subjectAndIdentities(ctx context.Context, c *cli.Context) er
 			return usagef("--target %v", err)
 		}
 	}
-	var err error
-	var roots []*x509.Certificate
+	return nil
+}
+
+// commandSubject starts --server-cmd with a fresh CA and returns the
+// roots its certificate chains to.
+func (s *loadSetup) commandSubject(ctx context.Context, c *cli.Context) ([]*x509.Certificate, error) {
+	target := c.String("target")
 	var m *harness.Materials
-	switch {
-	case serverCmd != "":
-		t, err := templateOf(c, "server-cmd")
+	t, err := templateOf(c, "server-cmd")
+	if err != nil {
+		return nil, err
+	}
+	if target == "" {
+		target = "wss://localhost:{port}/"
+	}
+	if err := harness.CheckPlaceholders(target, "port", "host"); err != nil {
+		return nil, usagef("--target: %v", err)
+	}
+	if m, err = harness.NewMaterials(); err != nil {
+		return nil, failf("load: %v", err)
+	}
+	if s.scratch, err = os.MkdirTemp("", "mtlskit-load-"); err != nil {
+		return nil, failf("load: %v", err)
+	}
+	p, err := harness.StartServerCommand(ctx, harness.ServerCommandConfig{Command: t, Target: target, Materials: m, Dir: s.scratch,
+		StartTimeout: c.Duration("start-timeout"), StopGrace: c.Duration("stop-grace")})
+	if err != nil {
+		return nil, &cmdError{code: exitRunError, msg: "--server-cmd: " + err.Error()}
+	}
+	s.process, s.subject = p, p.Subject(t.Raw)
+	s.cfg.Target.URL = p.URL
+	if s.issuer, err = m.Root.Issuer(); err != nil {
+		return nil, failf("load: %v", err)
+	}
+	return []*x509.Certificate{m.Root.Cert, m.Intermediate.Cert}, nil
+}
+
+// targetSubject names a running --target and reads the roots to verify
+// it with (--ca, or the store's root).
+func (s *loadSetup) targetSubject(c *cli.Context) ([]*x509.Certificate, error) {
+	target, pkiDir, caFile := c.String("target"), c.String("pki"), c.String("ca")
+	var roots []*x509.Certificate
+	var err error
+	s.cfg.Target.URL = target
+	if s.subject, err = harness.TargetServer(target); err != nil {
+		return nil, usagef("--target %v", err)
+	}
+	if caFile != "" {
+		data, err := os.ReadFile(caFile)
 		if err != nil {
-			return err
+			return nil, failf("--ca %s cannot be read (%v): check the path", caFile, errText(err))
 		}
-		if target == "" {
-			target = "wss://localhost:{port}/"
+		if roots, err = pki.ParseCerts(data); err != nil {
+			return nil, failf("--ca %s: %v", caFile, err)
 		}
-		if err := harness.CheckPlaceholders(target, "port", "host"); err != nil {
-			return usagef("--target: %v", err)
-		}
-		if m, err = harness.NewMaterials(); err != nil {
-			return failf("load: %v", err)
-		}
-		if s.scratch, err = os.MkdirTemp("", "mtlskit-load-"); err != nil {
-			return failf("load: %v", err)
-		}
-		p, err := harness.StartServerCommand(ctx, harness.ServerCommandConfig{Command: t, Target: target, Materials: m, Dir: s.scratch,
-			StartTimeout: c.Duration("start-timeout"), StopGrace: c.Duration("stop-grace")})
+	} else {
+		s.store = pki.OpenStore(pkiDir)
+		root, err := s.store.Root()
 		if err != nil {
-			return &cmdError{code: exitRunError, msg: "--server-cmd: " + err.Error()}
+			return nil, failf("--pki %s: %v", pkiDir, err)
 		}
-		s.process, s.subject = p, p.Subject(t.Raw)
-		s.cfg.Target.URL = p.URL
-		roots = []*x509.Certificate{m.Root.Cert, m.Intermediate.Cert}
-		if s.issuer, err = m.Root.Issuer(); err != nil {
-			return failf("load: %v", err)
+		roots = []*x509.Certificate{root}
+	}
+	return roots, nil
+}
+
+// inProcessSubject starts the reference server in this process, trusting
+// the run's CA (fresh, or minted from --pki's).
+func (s *loadSetup) inProcessSubject(ctx context.Context, c *cli.Context) ([]*x509.Certificate, error) {
+	pkiDir, fromStore := c.String("pki"), c.String("from-store")
+	var m *harness.Materials
+	var roots []*x509.Certificate
+	var err error
+	// The reference server, in this process, trusting the run's CA.
+	if pkiDir != "" {
+		if m, err = storeMaterials(c, pkiDir); err != nil {
+			return nil, err
 		}
-	case target != "":
-		s.cfg.Target.URL = target
-		if s.subject, err = harness.TargetServer(target); err != nil {
-			return usagef("--target %v", err)
-		}
-		if caFile != "" {
-			data, err := os.ReadFile(caFile)
-			if err != nil {
-				return failf("--ca %s cannot be read (%v): check the path", caFile, errText(err))
-			}
-			if roots, err = pki.ParseCerts(data); err != nil {
-				return failf("--ca %s: %v", caFile, err)
-			}
-		} else {
-			s.store = pki.OpenStore(pkiDir)
-			root, err := s.store.Root()
-			if err != nil {
-				return failf("--pki %s: %v", pkiDir, err)
-			}
-			roots = []*x509.Certificate{root}
-		}
-	default:
-		// The reference server, in this process, trusting the run's CA.
-		if pkiDir != "" {
-			if m, err = storeMaterials(c, pkiDir); err != nil {
-				return err
-			}
-			s.store = pki.OpenStore(pkiDir)
-		} else if m, err = harness.NewMaterials(); err != nil {
-			return failf("load: %v", err)
-		}
-		srvTimeout := s.cfg.Timeout + s.cfg.Hold
-		s.running, err = harness.ReferenceServer().Start(ctx, harness.ServerConfig{
-			Encounter:  harness.Encounter{Server: m.Server, ServerSendsChain: true, ClientCAs: []*x509.Certificate{m.Root.Cert}},
-			TLSVersion: s.cfg.TLSVersion, Timeout: srvTimeout})
-		if err != nil {
-			return failf("load: starting the reference server: %v", err)
-		}
-		_, port, _ := net.SplitHostPort(s.running.Addr())
-		s.cfg.Target.URL = "wss://localhost:" + port + "/"
-		s.cfg.InProcessServer = true
-		if s.subject, err = harness.TargetServer(s.cfg.Target.URL); err != nil {
-			return failf("load: %v", err)
-		}
-		roots = []*x509.Certificate{m.Root.Cert}
-		if m.Intermediate != nil {
-			roots = append(roots, m.Intermediate.Cert)
-		}
-		if s.issuer, err = m.Root.Issuer(); err != nil && fromStore == "" {
-			// A store whose leaves come from its intermediate: mint from that.
-			if s.issuer, err = storeIssuer(c, pkiDir); err != nil {
-				return err
-			}
+		s.store = pki.OpenStore(pkiDir)
+	} else if m, err = harness.NewMaterials(); err != nil {
+		return nil, failf("load: %v", err)
+	}
+	srvTimeout := s.cfg.Timeout + s.cfg.Hold
+	s.running, err = harness.ReferenceServer().Start(ctx, harness.ServerConfig{
+		Encounter:  harness.Encounter{Server: m.Server, ServerSendsChain: true, ClientCAs: []*x509.Certificate{m.Root.Cert}},
+		TLSVersion: s.cfg.TLSVersion, Timeout: srvTimeout})
+	if err != nil {
+		return nil, failf("load: starting the reference server: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(s.running.Addr())
+	s.cfg.Target.URL = "wss://localhost:" + port + "/"
+	s.cfg.InProcessServer = true
+	if s.subject, err = harness.TargetServer(s.cfg.Target.URL); err != nil {
+		return nil, failf("load: %v", err)
+	}
+	roots = []*x509.Certificate{m.Root.Cert}
+	if m.Intermediate != nil {
+		roots = append(roots, m.Intermediate.Cert)
+	}
+	if s.issuer, err = m.Root.Issuer(); err != nil && fromStore == "" {
+		// A store whose leaves come from its intermediate: mint from that.
+		if s.issuer, err = storeIssuer(c, pkiDir); err != nil {
+			return nil, err
 		}
 	}
-	s.cfg.Target.RootCAs = roots
-	return s.identities(c)
+	return roots, nil
 }
 
 // storeIssuer is the store's signing CA, with its key.
