@@ -6,6 +6,8 @@ require github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78
 
 require github.com/HdrHistogram/hdrhistogram-go v1.4.0
 
+require gopkg.in/yaml.v3 v3.0.1
+
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/gorilla/websocket v1.5.3

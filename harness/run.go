@@ -109,6 +109,11 @@ type Report struct {
 	// server that never became ready): the report has no results and is
 	// not OK.
 	RunError string
+	// Subject names the subject of a subjects file the report judges
+	// (RunSubjects); SkippedBecause says why it was not run at all (a
+	// program it needs is not installed): no results, and OK.
+	Subject        string
+	SkippedBecause string
 	// Ready is how long the server subject took to become ready (its
 	// valid-client control succeeded, or gave a non-transient answer);
 	// ReadyTries how many encounters that took. Zero without a readiness
@@ -165,7 +170,7 @@ func (r *Report) OK() bool {
 	failing := r.count(func(res Result) bool {
 		return res.Scenario.Importance >= r.FailOn && res.Outcome != Skipped && !res.Pass && (!res.Inconclusive || !r.AllowInconclusive)
 	})
-	return r.RunError == "" && failing == 0 && len(r.SubjectErrors) == 0
+	return r.RunError == "" && failing == 0 && len(r.SubjectErrors) == 0 // a skipped subject has no results: OK
 }
 
 // Report kinds.

@@ -121,6 +121,16 @@ func (i Importance) String() string {
 // MarshalText spells the importance in JSON.
 func (i Importance) MarshalText() ([]byte, error) { return []byte(i.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote.
+func (i *Importance) UnmarshalText(b []byte) error {
+	v, err := ParseImportance(string(b))
+	if err != nil {
+		return err
+	}
+	*i = v
+	return nil
+}
+
 // ParseImportance reads critical, high or medium.
 func ParseImportance(s string) (Importance, error) {
 	for i, n := range importanceNames {

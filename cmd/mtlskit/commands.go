@@ -17,6 +17,7 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		lintCommand(),
 		harnessCommand(),
+		reportCommand(),
 		loadCommand(),
 		snippetCommand(),
 		completionCommand(),

@@ -58,6 +58,9 @@ func harnessCommand() *cli.Command {
 					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd, --target: limit for the server to open its port and become ready (its valid-client encounter gets a non-transient answer)"},
 					&cli.DurationFlag{Name: "stop-grace", Value: 5 * time.Second, Usage: "--server-cmd: time between SIGTERM and SIGKILL"},
 					&cli.DurationFlag{Name: "command-timeout", Value: 20 * time.Second, Usage: "--client-cmd: limit for each run of the client"},
+					&cli.StringFlag{Name: "subjects", Usage: "judge every server and client of this YAML `FILE` (docs/conformance.md), in parallel, in one report"},
+					&cli.IntFlag{Name: "parallel", Usage: "--subjects: run at most `N` subjects at once (default: one per CPU)"},
+					&cli.StringFlag{Name: "shard", Usage: "--subjects: run shard `I/N` of the subjects, every N-th from the I-th (0 <= I < N; default: $JOB_COMPLETION_INDEX/$JOB_COMPLETIONS); merge with `mtlskit report merge`"},
 				},
 				Action: harnessRun,
 			},
@@ -163,6 +166,14 @@ func harnessRun(c *cli.Context) error {
 	set, err := runFlags(c)
 	if err != nil {
 		return err
+	}
+	if c.IsSet("subjects") {
+		return harnessRunSubjects(c, set)
+	}
+	for _, f := range []string{"parallel", "shard"} {
+		if c.IsSet(f) {
+			return usagef("--%s needs --subjects FILE", f)
+		}
 	}
 	// SIGINT or SIGTERM cancels the run: the server command's and the
 	// client commands' process groups are killed on the way out.

@@ -125,7 +125,10 @@ func htmlRunOf(id string, rep *harness.Report) htmlRun {
 	}
 	run.Title = "server: " + rep.ServerSubject + " · client: " + rep.ClientSubject
 	run.Summary = Counts(rep)
-	if rep.RunError != "" {
+	if rep.Subject != "" {
+		run.Title = rep.Subject
+		run.Summary = subjectLine(rep)
+	} else if rep.RunError != "" {
 		run.Summary += ": " + rep.RunError
 	}
 	for _, side := range []harness.Side{harness.ServerSide, harness.ClientSide} {

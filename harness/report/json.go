@@ -33,6 +33,9 @@ type resultJSON struct {
 	// re-run decided (the verdict's fields are the TLS 1.2 one's).
 	TLS13Observation *harness.Verdict `json:"tls13_observation,omitempty"`
 	DurationMS       float64          `json:"duration_ms"`
+	// Subject names the subject of a subjects file (harness run
+	// --subjects), on every result so a shard's results stand alone.
+	Subject string `json:"subject,omitempty"`
 	harness.Verdict
 }
 
@@ -68,6 +71,10 @@ type reportJSON struct {
 	// ReadyMS is how long the server took to become ready, when the run
 	// waited for it.
 	ReadyMS float64 `json:"ready_ms,omitempty"`
+	// Subject and SkippedBecause: a subject of a subjects file, and why
+	// it was not run at all.
+	Subject        string `json:"subject,omitempty"`
+	SkippedBecause string `json:"skipped_because,omitempty"`
 }
 
 type summaryJSON struct {
@@ -87,17 +94,24 @@ type summaryJSON struct {
 	Caught   int `json:"caught,omitempty"`
 }
 
-func toJSON(r harness.Result) resultJSON {
+func toJSON(r harness.Result, subject string) resultJSON {
 	return resultJSON{
 		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect, Importance: r.Scenario.Importance,
 		Description: r.Scenario.Description, Pass: r.Pass, Mark: MarkOf(r), Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
-		Above: r.Above, TLS13Observation: r.TLS13, DurationMS: millis(r.Duration), Verdict: r.Verdict,
+		Above: r.Above, TLS13Observation: r.TLS13, DurationMS: millis(r.Duration), Subject: subject, Verdict: r.Verdict,
 	}
 }
 
 // WriteJSON writes the report as indented JSON, schema version 1
 // (documented in docs/harness-json.md).
 func WriteJSON(w io.Writer, rep *harness.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(reportOf(rep))
+}
+
+// reportOf is a report's JSON form.
+func reportOf(rep *harness.Report) reportJSON {
 	out := reportJSON{
 		SchemaVersion: SchemaVersion, Kind: rep.Kind,
 		StartedAt:  rep.Started.UTC().Format(time.RFC3339Nano),
@@ -105,18 +119,19 @@ func WriteJSON(w io.Writer, rep *harness.Report) error {
 		TLSVersion: harness.TLSVersionName(rep.TLSVersion), ServerSubject: rep.ServerSubject, ClientSubject: rep.ClientSubject,
 		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: rep.Failed(), Inconclusive: rep.Inconclusive(), Skipped: rep.Skipped(), OK: rep.OK()},
 		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors, RunError: rep.RunError, ReadyMS: millis(rep.Ready),
+		Subject: rep.Subject, SkippedBecause: rep.SkippedBecause,
 	}
 	if rep.RunError != "" {
 		out.Summary.RunErrors = 1
 	}
 	for _, r := range rep.Results {
-		out.Results = append(out.Results, toJSON(r))
+		out.Results = append(out.Results, toJSON(r, rep.Subject))
 	}
 	for _, c := range rep.Controls {
 		cj := controlJSON{Name: c.Control.Name, Description: c.Control.Description, Subject: c.Control.Subject,
 			WantOutcome: c.Control.WantOutcome, WantStatus: c.Control.WantStatus, Caught: c.Caught, Why: c.Why}
 		for _, r := range c.Results {
-			cj.Results = append(cj.Results, toJSON(r))
+			cj.Results = append(cj.Results, toJSON(r, ""))
 		}
 		out.Controls = append(out.Controls, cj)
 		out.Summary.Controls++
@@ -124,9 +139,7 @@ func WriteJSON(w io.Writer, rep *harness.Report) error {
 			out.Summary.Caught++
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return out
 }
 
 // millis is d in milliseconds, to the microsecond, for JSON.

@@ -59,6 +59,22 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 // negative-control run); a failing case carries the evidence of every
 // layer.
 func WriteJUnit(w io.Writer, rep *harness.Report) error {
+	suite := junitSuiteOf(rep)
+	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// junitSuiteOf is a report's testsuite.
+func junitSuiteOf(rep *harness.Report) junitSuite {
 	suite := junitSuite{Name: "mtlskit harness", Time: seconds(rep.Duration), Timestamp: rep.Started.UTC().Format("2006-01-02T15:04:05")}
 	add := func(name, class string, r harness.Result, failed bool, msg string) {
 		var ev strings.Builder
@@ -106,15 +122,5 @@ func WriteJUnit(w io.Writer, rep *harness.Report) error {
 			add(NameOf(r), "mtlskit.harness."+string(r.Scenario.Side)+"-side", r, !r.Pass, r.Mismatch)
 		}
 	}
-	out := junitSuites{Name: "mtlskit", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return suite
 }

@@ -1,0 +1,284 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// SubjectSpec is one subject of a subjects file (harness run --subjects
+// FILE): a server command, a client command, or both, judged as
+// `harness run --server-cmd/--client-cmd` would judge them, with their
+// options.
+type SubjectSpec struct {
+	// Name names the subject in every report; unique in a file.
+	Name string `yaml:"name"`
+	// Server is a --server-cmd template; Target its URL template
+	// (wss://localhost:{port}/ when empty).
+	Server string `yaml:"server"`
+	Target string `yaml:"target"`
+	// Client is a --client-cmd template.
+	Client string `yaml:"client"`
+	// Needs are programs the subject runs (names looked up on PATH, or
+	// absolute paths): when one is missing the subject is skipped, and
+	// the report says which.
+	Needs []string `yaml:"needs"`
+	// Scenarios, when set, keeps only these (of the sides judged).
+	Scenarios []string `yaml:"scenarios"`
+	// TLSVersion pins "1.2" or "1.3"; StrictTLS, AcceptOn ("echo" or
+	// "upgrade") and the durations are harness run's flags of the same
+	// names.
+	TLSVersion     string   `yaml:"tls_version"`
+	StrictTLS      bool     `yaml:"strict_tls"`
+	AcceptOn       string   `yaml:"accept_on"`
+	Timeout        Duration `yaml:"timeout"`
+	StartTimeout   Duration `yaml:"start_timeout"`
+	StopGrace      Duration `yaml:"stop_grace"`
+	CommandTimeout Duration `yaml:"command_timeout"`
+}
+
+// Duration is a time.Duration written as "5s", "1m" in a subjects file.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 5s or 1m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// subjectsFile is the document: a list of subjects.
+type subjectsFile struct {
+	Subjects []SubjectSpec `yaml:"subjects"`
+}
+
+// SubjectsError is a subjects file that cannot be used; it names the
+// subject (or the line) and the problem.
+type SubjectsError struct {
+	File    string
+	Problem string
+}
+
+func (e *SubjectsError) Error() string { return e.File + ": " + e.Problem }
+
+// ParseSubjects reads a subjects file (YAML; docs/conformance.md has the
+// schema). Unknown keys are errors, so a misspelt option is not silently
+// ignored; every template and option is checked before anything runs.
+func ParseSubjects(file string, data []byte) ([]SubjectSpec, error) {
+	bad := func(format string, a ...any) ([]SubjectSpec, error) {
+		return nil, &SubjectsError{File: file, Problem: fmt.Sprintf(format, a...)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc subjectsFile
+	if err := dec.Decode(&doc); err != nil {
+		return bad("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Subjects) == 0 {
+		return bad("no subjects: list them under `subjects:`")
+	}
+	seen := map[string]bool{}
+	for i, s := range doc.Subjects {
+		where := fmt.Sprintf("subject %d", i+1)
+		if s.Name != "" {
+			where = fmt.Sprintf("subject %q", s.Name)
+		}
+		switch {
+		case s.Name == "" || strings.ContainsAny(s.Name, " \t/"):
+			return bad("%s: give it a name without spaces or slashes", where)
+		case seen[s.Name]:
+			return bad("%s: the name is used twice", where)
+		case s.Server == "" && s.Client == "":
+			return bad("%s: give a server or a client command", where)
+		case s.Target != "" && s.Server == "":
+			return bad("%s: target is the URL of the server command: add server", where)
+		case s.TLSVersion != "" && s.TLSVersion != "1.2" && s.TLSVersion != "1.3":
+			return bad("%s: tls_version %q: use 1.2 or 1.3", where, s.TLSVersion)
+		case s.AcceptOn != "" && s.AcceptOn != "echo" && s.AcceptOn != "upgrade":
+			return bad("%s: accept_on %q: use echo or upgrade", where, s.AcceptOn)
+		}
+		seen[s.Name] = true
+		for _, t := range []string{s.Server, s.Client} {
+			if t == "" {
+				continue
+			}
+			if _, err := ParseTemplate(t); err != nil {
+				return bad("%s: %v", where, err)
+			}
+		}
+		if s.Target != "" {
+			if err := CheckPlaceholders(s.Target, "port", "host"); err != nil {
+				return bad("%s: target: %v", where, err)
+			}
+		}
+		if _, err := Lookup(s.Scenarios...); err != nil {
+			return bad("%s: %v", where, err)
+		}
+	}
+	return doc.Subjects, nil
+}
+
+// missing names the first program of Needs that cannot be found, "" when
+// all are there.
+func (s SubjectSpec) missing() string {
+	for _, n := range s.Needs {
+		if _, err := exec.LookPath(n); err != nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// RunSubject judges one subject: it mints the run's certificates, starts
+// the server command (waiting for it to be ready) and runs the server-
+// side scenarios, runs the client command for each client-side one, and
+// stops everything. It does not fail: a subject that cannot be run (a
+// missing program, a server that never became ready or exits) is a
+// report with RunError or SubjectErrors set, so one broken subject does
+// not stop the others.
+func RunSubject(ctx context.Context, spec SubjectSpec, base Options) *Report {
+	rep := &Report{Kind: KindScenarios, Subject: spec.Name, Started: time.Now()}
+	fail := func(format string, a ...any) *Report {
+		rep.RunError = fmt.Sprintf(format, a...)
+		rep.Duration = time.Since(rep.Started)
+		return rep
+	}
+	if n := spec.missing(); n != "" {
+		rep.SkippedBecause = n + " is not installed"
+		return rep
+	}
+	opts := spec.options(base)
+	m, err := NewMaterials()
+	if err != nil {
+		return fail("%v", err)
+	}
+	opts.Materials = m
+	dir, err := os.MkdirTemp("", "mtlskit-subject-")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	var proc *ServerProcess
+	if spec.Server != "" {
+		t, _ := ParseTemplate(spec.Server) // checked by ParseSubjects
+		if err := os.Mkdir(filepath.Join(dir, "server"), 0o700); err != nil {
+			return fail("%v", err)
+		}
+		proc, err = StartServerCommand(ctx, ServerCommandConfig{Command: t, Target: spec.Target, Materials: m, Dir: filepath.Join(dir, "server"),
+			StartTimeout: time.Duration(spec.StartTimeout), StopGrace: time.Duration(spec.StopGrace)})
+		if err != nil {
+			return fail("the server command: %v", err)
+		}
+		defer proc.Stop()
+		opts.Server = proc.Subject(spec.Server)
+		opts.ReadyTimeout = max(time.Duration(spec.StartTimeout), 15*time.Second)
+	}
+	if spec.Client != "" {
+		t, _ := ParseTemplate(spec.Client)
+		if err := os.Mkdir(filepath.Join(dir, "client"), 0o700); err != nil {
+			return fail("%v", err)
+		}
+		opts.Client = &ClientCommand{Command: t, Dir: filepath.Join(dir, "client"), Timeout: time.Duration(spec.CommandTimeout)}
+	}
+	run, err := Run(ctx, spec.scenarios(), opts)
+	var notReady *NotReadyError
+	switch {
+	case errors.As(err, &notReady):
+		return fail("%v", err)
+	case err != nil:
+		return fail("%v", err)
+	}
+	run.Subject = spec.Name
+	if proc != nil {
+		if proc.Exited() {
+			run.SubjectErrors = append(run.SubjectErrors, proc.ExitReport())
+		}
+		if err := proc.Stop(); err != nil {
+			run.SubjectErrors = append(run.SubjectErrors, err.Error())
+		}
+	}
+	return run
+}
+
+// options are the run options of a subject, over base.
+func (s SubjectSpec) options(base Options) Options {
+	o := base
+	switch s.TLSVersion {
+	case "1.2":
+		o.TLSVersion = tls.VersionTLS12
+	case "1.3":
+		o.TLSVersion = tls.VersionTLS13
+	}
+	if s.StrictTLS {
+		o.StrictTLS = true
+	}
+	if s.AcceptOn == "upgrade" {
+		o.AcceptOnUpgrade = true
+	}
+	if s.Timeout > 0 {
+		o.Timeout = time.Duration(s.Timeout)
+	}
+	return o
+}
+
+// scenarios are the subject's scenarios: of the sides it has, and of
+// its list when it gives one.
+func (s SubjectSpec) scenarios() []Scenario {
+	all := Scenarios()
+	if len(s.Scenarios) > 0 {
+		all, _ = Lookup(s.Scenarios...)
+	}
+	var out []Scenario
+	for _, sc := range all {
+		if sc.Side == ServerSide && s.Server != "" || sc.Side == ClientSide && s.Client != "" {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// RunSubjects judges every subject, at most parallel at once (0: the
+// number of CPUs), each in its own process groups and scratch
+// directories, and returns their reports in the file's order. progress,
+// when set, is told of each subject done (from one goroutine at a time).
+func RunSubjects(ctx context.Context, specs []SubjectSpec, base Options, parallel int, progress func(done, total int, r *Report)) []*Report {
+	if parallel <= 0 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	out := make([]*Report, len(specs))
+	sem := make(chan struct{}, parallel)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	done := 0
+	for i, s := range specs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = RunSubject(ctx, s, base)
+			if progress != nil {
+				mu.Lock()
+				done++
+				progress(done, len(specs), out[i])
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
