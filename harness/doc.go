@@ -29,6 +29,9 @@
 //   - third-party subjects: a running server (TargetServer), a server
 //     command (StartServerCommand) and a client command (ClientCommand),
 //     with their placeholder templates (ParseTemplate);
+//   - subjects files (ParseSubjects, RunSubjects): many third-party
+//     servers and clients from one YAML file, judged in parallel, each
+//     with its own CA, ports and processes, one Report each;
 //   - scenario servers for manual testing (Serve) and a plain ws:// echo
 //     backend to put behind a TLS front (ServeEcho).
 //

@@ -5,6 +5,12 @@
 // across runs (WriteHTML), and a directory of per-scenario certificates
 // and repro.sh scripts (WriteKeep, `harness run --keep`).
 //
+// The reports of a subjects file's run are one document in every format:
+// a subjects x scenarios matrix (WriteMatrix), one JSON document
+// (WriteJSONSubjects, with the Run it belongs to), one JUnit suite per
+// subject (WriteJUnitSubjects). ReadJSON reads JSON reports back and
+// Merge joins the shards of one run, refusing any set that is not one.
+//
 // Every writer marks a result with MarkOf (PASS, FAIL, SKIP,
 // INCONCLUSIVE) and names it with NameOf (a control the run added is
 // "(control)"), so the formats never disagree.
