@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -200,5 +201,18 @@ func TestControlAndInconclusiveInEveryFormat(t *testing.T) {
 	if err := xml.Unmarshal(junit.Bytes(), &ju); err != nil || ju.Errors != 1 || ju.Failures != 1 ||
 		ju.Suites[0].Cases[1].Error == nil || ju.Suites[0].Cases[1].Error.Type != "inconclusive" || ju.Suites[0].Cases[0].Name != "valid-client (control)" {
 		t.Errorf("junit (%v): %s", err, junit.String())
+	}
+}
+
+// TestSkippedRowIsItsReasonAlone: a skipped scenario reached no layer, so
+// its row is the reason with no empty "layer:" before it.
+func TestSkippedRowIsItsReasonAlone(t *testing.T) {
+	rev, _ := harness.Lookup("revoked-client")
+	rep := &harness.Report{Kind: harness.KindScenarios, Started: time.Now(), Results: []harness.Result{{Scenario: rev[0],
+		Verdict: harness.Verdict{Outcome: harness.Skipped, Reason: harness.Reason{ID: harness.ReasonNotApplicable, Text: "the server command does not take the run's CRL"}}, Pass: true}}}
+	var b bytes.Buffer
+	_ = WriteTable(&b, rep, TableOptions{})
+	if !regexp.MustCompile(`skipped +the server command does not take the run's CRL \[not-applicable\]`).MatchString(b.String()) {
+		t.Errorf("table:\n%s", b.String())
 	}
 }

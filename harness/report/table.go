@@ -27,6 +27,10 @@ func plainReason(r harness.Result) string {
 	if r.RefusedBy != "" {
 		by = "refused by " + string(r.RefusedBy) + ": "
 	}
+	if r.Layer == "" {
+		// A skipped scenario reached no layer: it is the reason alone.
+		return fmt.Sprintf("%s%s [%s]", by, r.Reason.Text, r.Reason.ID)
+	}
 	return fmt.Sprintf("%s: %s%s [%s]", r.Layer, by, r.Reason.Text, r.Reason.ID)
 }
 
