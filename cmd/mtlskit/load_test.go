@@ -64,7 +64,8 @@ func storeServer(t *testing.T, dir string) (url string, srv harness.RunningServe
 	return "wss://localhost:" + port + "/", srv
 }
 
-// mtlskitAsync runs the binary like mtlskit, from any goroutine.
+// mtlskitAsync runs the built binary with args in dir, with a timeout;
+// unlike mtlskit it may be called from any goroutine.
 func mtlskitAsync(dir string, env []string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 // binPath is the mtlskit binary built once for the tests that drive it
@@ -47,21 +44,11 @@ type result struct {
 // mtlskit runs the built binary with args in dir, with a timeout.
 func mtlskit(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	r, err := mtlskitAsync(dir, env, args...)
+	if err != nil {
 		t.Fatalf("running mtlskit %v: %v", args, err)
 	}
-	return result{code, out.String(), errb.String()}
+	return r
 }
 
 func cleanEnv() []string {
