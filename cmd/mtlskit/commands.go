@@ -10,6 +10,7 @@ func commands() []*cli.Command {
 		signCommand(),
 		listCommand(),
 		revokeCommand(),
+		renewCommand(),
 		crlCommand(),
 		serveCommand(),
 		inspectCommand(),
