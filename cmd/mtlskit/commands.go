@@ -17,7 +17,7 @@ func commands() []*cli.Command {
 		exportCommand(),
 		verifyCommand(),
 		lintCommand(),
-		harnessCommand(),
+		withRotationFlags(harnessCommand()),
 		loadCommand(),
 		snippetCommand(),
 		completionCommand(),
