@@ -50,6 +50,9 @@ type targetServer struct {
 	// noCRL says why the server was not handed the run's CRL: a running
 	// target cannot be, a command whose template lacks {crl} was not.
 	noCRL string
+	// proc is the server command the harness started (nil for a
+	// target): server-cert-rotation rewrites its files.
+	proc *ServerProcess
 }
 
 // crlSkip says why revoked-client cannot be judged on this server; ""
@@ -294,7 +297,7 @@ func (p *ServerProcess) Subject(name string) ServerSubject {
 	if !p.takesCRL {
 		noCRL = "the server command does not take the run's CRL: add {crl} (a PEM file of CRLs, the root's listing the revoked client) to --server-cmd and load it (nginx ssl_crl, Node crl, Python VERIFY_CRL_CHECK_LEAF)"
 	}
-	return &targetServer{url: p.URL, addr: addr, name: name, noCRL: noCRL, alive: func() error {
+	return &targetServer{url: p.URL, addr: addr, name: name, noCRL: noCRL, proc: p, alive: func() error {
 		select {
 		case <-p.exited:
 			if a, ok := p.daemonized(); ok {

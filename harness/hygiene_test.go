@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperServer(os.Args[1:]))
 	case "client":
 		os.Exit(helperClient(os.Args[1:]))
+	case "rotating-server":
+		os.Exit(helperRotatingServer(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

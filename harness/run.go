@@ -52,6 +52,8 @@ type Options struct {
 	// NoTLS12Rerun turns off the TLS 1.2 re-run of an encounter whose TLS
 	// 1.3 outcome cannot tell a refusal from a breakage.
 	NoTLS12Rerun bool
+	// Rotation configures server-cert-rotation (rotation.go).
+	Rotation RotationOptions
 	// Progress, when set, is called after each encounter with the
 	// number done so far and the total (from one goroutine at a time).
 	Progress func(done, total int, r Result)
@@ -189,6 +191,7 @@ func Run(ctx context.Context, scenarios []Scenario, opts Options) (*Report, erro
 		scenarios = Scenarios()
 	}
 	opts = opts.withDefaults()
+	scenarios = askedRotations(scenarios, opts.Rotation)
 	started := time.Now()
 	m := opts.Materials
 	if m == nil {
@@ -330,7 +333,11 @@ func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progre
 			jobs[i].opts.ticketBaseline = true
 		}
 	}
-	phase(func(j job) bool { return !isControl(j) })
+	phase(func(j job) bool { return !isControl(j) && !j.scenario.Rotation })
+	// The rotation scenarios change what the server presents: after
+	// everything else, one at a time.
+	parallel = 1
+	phase(func(j job) bool { return j.scenario.Rotation })
 	for i, j := range jobs {
 		if c, ok := controls[key{j.group, j.scenario.Side}]; ok && !isControl(j) {
 			judgeAgainstControl(&results[i], c, j.opts.StrictTLS)
@@ -345,6 +352,9 @@ func runJobs(ctx context.Context, m *Materials, jobs []job, parallel int, progre
 // control, is Run's.
 func RunScenario(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
 	opts = opts.withDefaults()
+	if s.Rotation {
+		return runRotation(ctx, s, m, opts)
+	}
 	start := time.Now()
 	if s.NeedsIntermediate && m.NoIntermediate != "" {
 		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable, Text: m.NoIntermediate}}}

@@ -173,10 +173,15 @@ type Scenario struct {
 	// ReproNote is added to the scenario's repro.sh (--keep): what the
 	// openssl stand-ins do differently.
 	ReproNote []string
+	// Rotation: the scenario changes the files of a server the harness
+	// started (rotation.go); it runs after every other one, alone, and
+	// is skipped for any other server.
+	Rotation bool
 }
 
 // Scenarios returns every scenario in definition order: server-side
-// first, then client-side.
+// first, then client-side. The rotation scenarios, which run only when
+// named, are RotationScenarios; Lookup finds both.
 func Scenarios() []Scenario {
 	return append(serverSideScenarios(), clientSideScenarios()...)
 }
@@ -369,7 +374,7 @@ func clientSideScenarios() []Scenario {
 // Lookup returns the scenarios with the given names, in definition order.
 // An unknown name is an error that lists the valid ones.
 func Lookup(names ...string) ([]Scenario, error) {
-	all := Scenarios()
+	all := append(Scenarios(), RotationScenarios()...)
 	byName := make(map[string]Scenario, len(all))
 	for _, s := range all {
 		byName[s.Name] = s

@@ -206,6 +206,8 @@ type Verdict struct {
 	// Revocation is what the client asked of the CRL and OCSP service
 	// the encounter ran (server-revoked only).
 	Revocation *RevocationLayer `json:"revocation,omitempty"`
+	// Rotation is what server-cert-rotation saw (rotation.go).
+	Rotation *RotationLayer `json:"rotation,omitempty"`
 }
 
 // ClientProcess is the evidence of one run of an external client command.

@@ -29,5 +29,6 @@ func crashPoint(point string) {
 func CrashPoints() []string {
 	return []string{crashLocked, crashIssueTmpDir, crashIssueKey, crashIssueCert, crashIssueWritten,
 		crashIssueAside, crashIssueRenamed, crashAtomicWritten, crashAtomicRenamed, crashIssueIndexed,
-		crashInitWritten, crashInitAside, crashInitSwapped, crashInitIndexed}
+		crashInitWritten, crashInitAside, crashInitSwapped, crashInitIndexed,
+		crashRenewStaged, crashRenewSwapped, crashRenewIndexed}
 }

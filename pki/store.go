@@ -62,6 +62,9 @@ type Entry struct {
 	// Revoked is the certificate's revocation, filled in by List and
 	// Get from the index's revocations (never stored in the entry).
 	Revoked *Revocation `json:"revoked,omitempty"`
+	// RenewedFrom is the serial of the certificate this one renewed
+	// (`mtlskit renew`); its record is in the index's superseded list.
+	RenewedFrom string `json:"renewed_from,omitempty"`
 }
 
 type index struct {
@@ -71,6 +74,9 @@ type index struct {
 	// any was set); Revoked every revocation, oldest first.
 	CA      *CAInfo      `json:"ca,omitempty"`
 	Revoked []Revocation `json:"revoked,omitempty"`
+	// Superseded records every certificate a renewal replaced, oldest
+	// first (renew.go).
+	Superseded []Supersession `json:"superseded,omitempty"`
 }
 
 // PassphraseFunc supplies the passphrase of an encrypted CA key when one

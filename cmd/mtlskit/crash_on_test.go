@@ -88,17 +88,23 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	batch := run{"issue-batch", []string{"issue", "client", "--count", "10", "--cn-prefix", "load-"}}
 	signCSR := run{"sign", []string{"sign", "--csr", "req.pem", "--profile", "server", "--name", "csr1"}}
 	initForce := run{"init", []string{"ca", "init", "--force"}}
+	renewAlice := run{"renew", []string{"renew", "alice"}}
+	rekeyAlice := run{"renew-rekey", []string{"renew", "alice", "--rekey"}}
 	for _, point := range pki.CrashPoints() {
 		var runs []run
 		switch {
 		case point == "issue-aside":
 			runs = []run{forceAlice}
+		case strings.HasPrefix(point, "renew-"):
+			runs = []run{renewAlice, rekeyAlice}
+		case point == "issue-tmpdir" || point == "issue-key" || point == "issue-cert" || point == "issue-written":
+			runs = []run{issueBob, forceAlice, batch, signCSR, rekeyAlice}
 		case strings.HasPrefix(point, "issue-"):
 			runs = []run{issueBob, forceAlice, batch, signCSR}
 		case strings.HasPrefix(point, "init-"):
 			runs = []run{initForce}
 		default:
-			runs = []run{issueBob, initForce}
+			runs = []run{issueBob, initForce, renewAlice}
 		}
 		for _, r := range runs {
 			if point == "issue-key" && r.name == "sign" {
@@ -127,9 +133,12 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				if _, ok := names["client/alice"]; !ok {
 					t.Errorf("alice is not indexed")
 				}
-				if r.name == "issue-force" && (point == "issue-aside" || point == "issue-tmpdir" || point == "locked") {
+				// A renewal's swap comes before its index update: up to
+				// renew-staged alice must be the old one.
+				renewedBefore := strings.HasPrefix(r.name, "renew") && (point == "locked" || point == "renew-staged" || strings.HasPrefix(point, "issue-"))
+				if (r.name == "issue-force" && (point == "issue-aside" || point == "issue-tmpdir" || point == "locked")) || renewedBefore {
 					if now, _ := os.ReadFile(filepath.Join(dir, "pki/issued/alice/cert.pem")); !bytes.Equal(now, aliceBefore) {
-						t.Errorf("a crash before the swap replaced alice")
+						t.Errorf("a crash before the swap replaced alice (%s)", r.name)
 					}
 				}
 				for _, want := range []string{"bob", "csr1", "load-0001"} {

@@ -119,9 +119,14 @@ func harnessList(c *cli.Context) error {
 			SchemaVersion int    `json:"schema_version"`
 			Scenarios     []scen `json:"scenarios"`
 			Controls      []ctrl `json:"negative_controls"`
+			// WhenNamed run only when named and with --server-cmd.
+			WhenNamed []scen `json:"run_when_named"`
 		}{SchemaVersion: report.SchemaVersion}
 		for _, s := range scenarios {
 			out.Scenarios = append(out.Scenarios, scen{s.Name, s.Side, s.Expect, s.Importance, s.Description})
+		}
+		for _, s := range harness.RotationScenarios() {
+			out.WhenNamed = append(out.WhenNamed, scen{s.Name, s.Side, s.Expect, s.Importance, s.Description})
 		}
 		for _, k := range controls {
 			var names []string
@@ -145,7 +150,10 @@ func harnessList(c *cli.Context) error {
 	for _, k := range controls {
 		t.row("  "+k.Name, k.Description)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return listRotationScenarios(c.App.Writer)
 }
 
 // runSettings are harness run's flags, read and checked.
@@ -273,6 +281,9 @@ func runFlags(c *cli.Context) (runSettings, error) {
 	}
 	set.opts = harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls"),
 		AllowInconclusive: c.Bool("allow-inconclusive"), NoTLS12Rerun: c.Bool("no-tls12-rerun")}
+	if err := rotationOptions(c, &set.opts); err != nil {
+		return set, err
+	}
 	if lvl := c.String("fail-on"); lvl != "" {
 		if set.opts.FailOn, err = harness.ParseImportance(lvl); err != nil {
 			return set, usagef("--fail-on: %v", err)

@@ -53,7 +53,9 @@ func list(c *cli.Context) error {
 		out := struct {
 			Dir          string `json:"dir"`
 			Certificates []row  `json:"certificates"`
-		}{Dir: store.Dir, Certificates: []row{}}
+			// Superseded lists what renewals replaced (renew.go).
+			Superseded []pki.Supersession `json:"superseded,omitempty"`
+		}{Dir: store.Dir, Certificates: []row{}, Superseded: superseded(store)}
 		for _, e := range entries {
 			out.Certificates = append(out.Certificates, row{factsOf(store, e), status(e, now)})
 		}
@@ -83,7 +85,13 @@ func list(c *cli.Context) error {
 		if e.Revoked != nil {
 			st += fmt.Sprintf(" %s (%s)", e.Revoked.At.Format(time.DateOnly), e.Revoked.ReasonName)
 		}
+		if e.RenewedFrom != "" {
+			st += " renewed from " + shortSerial(e.RenewedFrom)
+		}
 		t.row(e.Name, string(e.Kind), serial, sans, e.NotAfter.Format(time.DateOnly), st)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return printLineage(c.App.Writer, superseded(store))
 }

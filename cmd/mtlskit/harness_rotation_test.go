@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNginxRotation: nginx with a master process reloads on SIGHUP (sent
+// to the --server-cmd process, which run.sh execs into the nginx
+// master): new connections get the new serial and the WebSocket opened
+// before is kept, as its old worker drains. --reload-cmd does the same
+// through $MTLSKIT_SERVER_PID. SIGHUP sent to the whole process group
+// also reaches `harness echo`, the backend, which dies of it: the
+// rotation is seen, then the new connection gets 502, and the verdict
+// says so.
+func TestNginxRotation(t *testing.T) {
+	needNginx(t)
+	const srv = "sh fixtures/subjects/nginx-reload/run.sh {dir} {port} {chain} {key} {ca}"
+	base := []string{"--server-cmd", srv, "--target", "wss://localhost:{port}/echo", "--scenario", "server-cert-rotation", "--reload-timeout", "5s"}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		pass  bool
+		words string
+	}{
+		{"sighup", []string{"--reload-signal", "HUP"}, true, ""},
+		{"reload-cmd", []string{"--reload-cmd", `sh -c 'kill -HUP $MTLSKIT_SERVER_PID'`}, true, ""},
+		{"group", []string{"--reload-signal", "HUP", "--reload-signal-group"}, false, "after the rotation ended"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rows, r := runJSON(t, append(base, tc.args...)...)
+			got, ok := rows["server-cert-rotation"]
+			if !ok || len(rows) != 1 {
+				t.Fatalf("rows %v\n%s", rows, r.stderr)
+			}
+			if got.Pass != tc.pass || !strings.Contains(got.Mismatch, tc.words) {
+				t.Errorf("pass %v (%s), want %v with %q\n%s", got.Pass, got.Mismatch, tc.pass, tc.words, r.stdout)
+			}
+			if !strings.Contains(r.stdout, `"new_serial_after_ms"`) || (tc.pass && !strings.Contains(r.stdout, `"old_connection": "kept"`)) {
+				t.Errorf("rotation evidence missing:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+// TestRotationFlags: the rotation flags are checked, and the scenario
+// is skipped (with the reason) for a server the harness did not start.
+func TestRotationFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--reload-signal", "KILL"},
+		{"--reload-signal", "HUP", "--reload-cmd", "true"},
+		{"--reload-signal-group"},
+		{"--rotation-keeps-old", "maybe"},
+		{"--reload-timeout", "0s"},
+	} {
+		r := mtlskit(t, repoRoot(t), nil, append([]string{"harness", "run", "--scenario", "server-cert-rotation"}, args...)...)
+		if r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)\n%s", args, r.code, r.stderr)
+		}
+	}
+	if r := mtlskit(t, repoRoot(t), nil, "harness", "run", "--reload-signal", "HUP"); r.code != 2 || !strings.Contains(r.stderr, "add --scenario server-cert-rotation") {
+		t.Errorf("--reload-signal without the scenario: exit %d %s", r.code, r.stderr)
+	}
+	code, rows, r := runJSON(t, "--scenario", "server-cert-rotation")
+	if got := rows["server-cert-rotation"]; code != 0 || got.Outcome != "skipped" || !strings.Contains(got.Reason.Text, "--server-cmd") {
+		t.Errorf("against the reference pair: exit %d %+v\n%s", code, got, r.stderr)
+	}
+}
