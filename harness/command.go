@@ -17,7 +17,7 @@ import (
 
 // Placeholders are the names a command template may use, each written
 // {name}: see docs/conformance.md.
-var Placeholders = []string{"dir", "ca", "cert", "key", "chain", "crl", "port", "host", "url"}
+var Placeholders = []string{"dir", "ca", "cert", "key", "chain", "crl", "ocsp", "port", "host", "url"}
 
 // ErrTemplate marks a template that cannot be used (an unknown
 // placeholder, an unterminated quote): a usage error.

@@ -53,6 +53,18 @@ type targetServer struct {
 	// proc is the server command the harness started (nil for a
 	// target): server-cert-rotation rewrites its files.
 	proc *ServerProcess
+	// ocsp is the run's OCSP responder the server was pointed at
+	// ({ocsp}), nil when it was not.
+	ocsp *runOCSP
+}
+
+// ocspEvidence is what the server asked the run's OCSP responder about
+// the revoked client; nil when it was given none.
+func (t *targetServer) ocspEvidence() *RevocationLayer {
+	if t.ocsp == nil {
+		return nil
+	}
+	return t.ocsp.evidence()
 }
 
 // crlSkip says why revoked-client cannot be judged on this server; ""
@@ -162,8 +174,10 @@ type ServerProcess struct {
 	log    *os.File
 	exited chan struct{}
 	grace  time.Duration
-	// takesCRL: the command's template uses {crl}.
+	// takesCRL: the command's template uses {crl}; ocsp is the run's
+	// OCSP responder, started for a template that uses {ocsp}.
 	takesCRL bool
+	ocsp     *runOCSP
 }
 
 // StartServerCommand writes the server's files into cfg.Dir, picks a free
@@ -193,14 +207,22 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 	}
 	vals := files.values()
 	vals["port"], vals["host"] = strconv.Itoa(port), "localhost"
+	var responder *runOCSP
+	if cfg.Command.Uses("ocsp") {
+		if responder, err = startRunOCSP(m, cfg.StartTimeout); err != nil {
+			return nil, err
+		}
+		vals["ocsp"] = responder.url
+	}
 	target := cfg.Target
 	if target == "" {
 		target = "wss://localhost:{port}/"
 	}
 	vals["url"] = ExpandString(target, vals)
 	p := &ServerProcess{Files: files, Port: port, URL: vals["url"], Argv: cfg.Command.Expand(vals),
-		LogPath: filepath.Join(cfg.Dir, "server-output.log"), exited: make(chan struct{}), grace: cfg.StopGrace, takesCRL: cfg.Command.Uses("crl")}
+		LogPath: filepath.Join(cfg.Dir, "server-output.log"), exited: make(chan struct{}), grace: cfg.StopGrace, takesCRL: cfg.Command.Uses("crl"), ocsp: responder}
 	if p.log, err = os.Create(p.LogPath); err != nil {
+		responder.close()
 		return nil, err
 	}
 	p.cmd = exec.Command(p.Argv[0], p.Argv[1:]...)
@@ -209,6 +231,7 @@ func StartServerCommand(ctx context.Context, cfg ServerCommandConfig) (*ServerPr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		p.log.Close()
+		responder.close()
 		return nil, fmt.Errorf("the server command %q could not be started: %v", strings.Join(p.Argv, " "), err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
@@ -294,10 +317,10 @@ func (p *ServerProcess) Subject(name string) ServerSubject {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
 	}
 	noCRL := ""
-	if !p.takesCRL {
-		noCRL = "the server command does not take the run's CRL: add {crl} (a PEM file of CRLs, the root's listing the revoked client) to --server-cmd and load it (nginx ssl_crl, Node crl, Python VERIFY_CRL_CHECK_LEAF)"
+	if !p.takesCRL && p.ocsp == nil {
+		noCRL = "the server command does not take the run's CRL or OCSP responder: add {crl} (a PEM file of CRLs, the root's listing the revoked client) to --server-cmd and load it (nginx ssl_crl, Node crl, Python VERIFY_CRL_CHECK_LEAF), or {ocsp} (the URL of an OCSP responder for the run's CAs) and point the server at it (nginx ssl_ocsp leaf + ssl_ocsp_responder)"
 	}
-	return &targetServer{url: p.URL, addr: addr, name: name, noCRL: noCRL, proc: p, alive: func() error {
+	return &targetServer{url: p.URL, addr: addr, name: name, noCRL: noCRL, proc: p, ocsp: p.ocsp, alive: func() error {
 		select {
 		case <-p.exited:
 			if a, ok := p.daemonized(); ok {
@@ -336,6 +359,7 @@ func (p *ServerProcess) Exited() bool {
 func (p *ServerProcess) Stop() error {
 	pgid := p.cmd.Process.Pid
 	defer p.log.Close()
+	defer p.ocsp.close()
 	select {
 	case <-p.exited:
 		_ = syscall.Kill(-pgid, syscall.SIGKILL) // stragglers of the group

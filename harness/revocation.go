@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,15 +107,24 @@ func (s *revocationService) evidence() *RevocationLayer {
 
 func (s *revocationService) close() { _ = s.srv.Close() }
 
-// revocationNote says, for a scenario whose server certificate was
-// revoked, what the client did about it.
-func revocationNote(v Verdict) string {
+// revocationNote says, for a scenario whose peer certificate was
+// revoked, what the judged party did about it: whether it fetched the
+// CRL or asked the OCSP responder the run served (the evidence is only
+// what the service saw; a CRL handed over as a file is not counted).
+func revocationNote(v Verdict, judged Party) string {
 	r := v.Revocation
 	if r == nil {
 		return ""
 	}
+	var where []string
+	if r.CRLURL != "" {
+		where = append(where, "fetched the CRL ("+r.CRLURL+")")
+	}
+	if r.OCSPURL != "" {
+		where = append(where, "asked the OCSP responder ("+r.OCSPURL+")")
+	}
 	if !r.Asked() {
-		return fmt.Sprintf("; it never fetched the CRL (%s) nor asked the OCSP responder (%s): this client does not check revocation", r.CRLURL, r.OCSPURL)
+		return fmt.Sprintf("; it never %s: this %s does not check revocation", strings.Join(where, " nor "), judged)
 	}
 	return fmt.Sprintf("; it fetched the CRL %d time(s) and asked the OCSP responder %d time(s), and accepted the certificate anyway", r.CRLFetches, r.OCSPRequests)
 }

@@ -435,7 +435,11 @@ func encounter(ctx context.Context, s Scenario, m *Materials, opts Options) Verd
 		v.Revocation = svc.evidence()
 		return v
 	}
-	return connect(ctx, s, enc, opts)
+	v := connect(ctx, s, enc, opts)
+	if t, ok := opts.Server.(interface{ ocspEvidence() *RevocationLayer }); ok && s.NeedsCRL {
+		v.Revocation = t.ocspEvidence()
+	}
+	return v
 }
 
 // connect starts the server for enc, lets the client connect and joins

@@ -278,8 +278,8 @@ func serverSideScenarios() []Scenario {
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientServerEKU })},
 		{Name: "revoked-client", Side: ServerSide, Expect: Reject, Importance: ImportanceMedium, NeedsCRL: true,
 
-			Description: "a client certificate from the trusted CA, revoked in the CRL the server was given ({crl}): the server must refuse it",
-			AcceptHint:  " (the server accepted a certificate its CRL lists: load the CRL and check it: nginx ssl_crl, Node tls.createServer({crl}), Python ssl.VERIFY_CRL_CHECK_LEAF with load_verify_locations(crl), Go: x509.ParseRevocationList in VerifyPeerCertificate)",
+			Description: "a client certificate from the trusted CA, revoked in the CRL the server was given ({crl}) and by the OCSP responder it was pointed at ({ocsp}): the server must refuse it",
+			AcceptHint:  " (the server accepted a revoked certificate: load the CRL and check it, or ask the OCSP responder: nginx ssl_crl or ssl_ocsp leaf + ssl_ocsp_responder, Node tls.createServer({crl}), Python ssl.VERIFY_CRL_CHECK_LEAF with load_verify_locations(crl), Go: x509.ParseRevocationList in VerifyPeerCertificate)",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientRevoked })},
 		{Name: "client-via-intermediate", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh,
 			Description: "a client certificate from an intermediate CA, sent with its chain: accepted",

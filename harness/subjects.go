@@ -120,6 +120,9 @@ func ParseSubjects(file string, data []byte) ([]SubjectSpec, error) {
 				return bad("%s: %v", where, err)
 			}
 		}
+		if strings.Contains(s.Client, "{ocsp}") {
+			return bad("%s: client: {ocsp} is for a server command (a client finds server-revoked's responder in the certificate's AIA): drop it", where)
+		}
 		if s.Target != "" {
 			if err := CheckPlaceholders(s.Target, "port", "host"); err != nil {
 				return bad("%s: target: %v", where, err)

@@ -334,7 +334,7 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 			}
 			return false, fmt.Sprintf("expected the %s to refuse, but the %s refused: %s", judged, v.RefusedBy, v.Reason.Text)
 		case Accepted:
-			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + revocationNote(v) + s.AcceptHint
+			return false, fmt.Sprintf("expected the %s to refuse, but the connection was accepted and messages echoed", judged) + revocationNote(v, judged) + s.AcceptHint
 		}
 		return false, fmt.Sprintf("expected the %s to refuse, got %s: %s", judged, v.Outcome, v.Reason.Text)
 	}
@@ -351,7 +351,7 @@ func judgeClientProcess(s Scenario, v Verdict) (bool, string) {
 		if v.Server.HTTP.RequestReceived {
 			what = fmt.Sprintf("an HTTP request (%s %s)", v.Server.HTTP.Method, v.Server.HTTP.Path)
 		}
-		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + revocationNote(v) + s.AcceptHint
+		return false, fmt.Sprintf("the client sent %s to a server it should have refused (exit %d)", what, c.ExitCode) + revocationNote(v, PartyClient) + s.AcceptHint
 	}
 	switch {
 	case c.Error != "":

@@ -95,6 +95,11 @@ type OCSPResponder struct {
 	// Observe, when set, is told each answered serial and status (for
 	// tests and logs).
 	Observe func(serial *big.Int, status string)
+	// Others answer for other CAs at the same URL (a root and its
+	// intermediate behind one responder URL, as a server configured with
+	// one responder for every client asks it): a request naming one of
+	// their CAs goes to it.
+	Others []*OCSPResponder
 }
 
 // Respond answers one DER OCSP request. Outside input: a malformed
@@ -107,6 +112,11 @@ func (r *OCSPResponder) Respond(der []byte) ([]byte, error) {
 		return ocsp.MalformedRequestErrorResponse, err
 	}
 	if !r.issuedBy(req) {
+		for _, o := range r.Others {
+			if o.issuedBy(req) {
+				return o.Respond(der)
+			}
+		}
 		return ocsp.UnauthorizedErrorResponse, errors.New("the request names another CA")
 	}
 	st, err := r.Status(req.SerialNumber)

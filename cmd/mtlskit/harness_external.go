@@ -130,6 +130,9 @@ func readSubjectFlags(c *cli.Context, controls bool) (f subjectFlags, ok bool, e
 		if f.clientT, err = templateOf(c, "client-cmd"); err != nil {
 			return f, false, err
 		}
+		if f.clientT.Uses("ocsp") {
+			return f, false, usagef("--client-cmd %q: {ocsp} is for a server command (a client finds server-revoked's responder in the certificate's AIA): drop it", clientCmd)
+		}
 	}
 	return f, true, nil
 }
