@@ -133,12 +133,12 @@ var openssl3Layout = PKCS12Encoding{Cipher: PKCS12AES256, MAC: crypto.SHA256, It
 var tripleDESLayout = PKCS12Encoding{Cipher: PKCS12TripleDES, MAC: crypto.SHA1, Iterations: 2048, MACIterations: 2048, SaltLen: 8}
 
 var pkcs12Targets = []PKCS12Target{
-	{Name: "java", Reads: "Java 12+ (and 8u301+, 11.0.12+) keytool and KeyStore: what keytool writes itself, 10,000 iterations",
+	{Name: "java", Reads: "Java 12+ keytool and KeyStore (and 8 and 11 builds with the backports, docs/pkcs12.md): what keytool writes itself, 10,000 iterations; printable ASCII passwords only",
 		Encoding: PKCS12Encoding{Cipher: PKCS12AES256, MAC: crypto.SHA256, Iterations: 10000, MACIterations: 10000, SaltLen: 8}, ASCIIPassword: true},
 	{Name: "node", Reads: "Node 17+ tls.createSecureContext({pfx}) (OpenSSL 3 without its legacy provider)", Encoding: openssl3Layout},
 	{Name: "openssl3", Reads: "OpenSSL 3 with and without -legacy, and what links it (curl, Python, Ruby)", Encoding: openssl3Layout},
 	{Name: "openssl1", Reads: "OpenSSL 1.0.2 and 1.1.1: the 3DES layout they write themselves with -descert", Encoding: tripleDESLayout},
-	{Name: "macos", Reads: "the macOS Keychain (security import, Keychain Access) before macOS 15, which reads only PKCS#12 PBE and a SHA-1 MAC", Encoding: tripleDESLayout, NeedsPassword: true},
+	{Name: "macos", Reads: "every supported macOS Keychain import (security import, SecPKCS12Import): before macOS 15 they read only PKCS#12 PBE and a SHA-1 MAC, and never an empty password", Encoding: tripleDESLayout, NeedsPassword: true},
 	{Name: "windows", Reads: "every Windows certificate store import, Server 2016 included: what Export-PfxCertificate writes by default", Encoding: tripleDESLayout},
 	{Name: "browser", Reads: "NSS (Firefox everywhere, Chrome and Chromium on Linux): what pk12util writes itself, 600,000 iterations",
 		Encoding: PKCS12Encoding{Cipher: PKCS12AES256, MAC: crypto.SHA256, Iterations: 600000, MACIterations: 600000, SaltLen: 16}},

@@ -372,6 +372,18 @@ func TestPKCS12ReadByRealTools(t *testing.T) {
 					t.Errorf("%s: %s shows no %q:\n%s", r.name, rd.name, wantName, out)
 				}
 			}
+			// An empty password, in both ciphers: every reader opens the
+			// file (macOS, not here, does not: EncodePKCS12For refuses).
+			for _, tg := range []string{"openssl3", "windows"} {
+				data, _, err := EncodePKCS12For(l.leaf, l.root.Cert, "", tg, "alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := writeTemp(t, dir, strings.ReplaceAll(rd.name, " ", "_")+"-empty-"+tg+".p12", data)
+				if out, err := rd.read(t, path, ""); err != nil {
+					t.Errorf("empty password, %s encoding: %v\n%s", tg, err, out)
+				}
+			}
 			// The same file with a password outside ASCII: Java's PBE keys
 			// take printable ASCII only, the others decode UTF-8.
 			data, _, err := EncodePKCS12For(l.leaf, l.root.Cert, "pa55 wörd", "openssl3", "alice")
