@@ -150,9 +150,13 @@ func TestChromiumClientMatrix(t *testing.T) {
 func TestChromiumNeedsTheSelectionAndThePreflight(t *testing.T) {
 	t.Parallel()
 	needChromium(t)
-	for flag, said := range map[string]string{
-		"--no-auto-select": "no echo within the page's time limit",
-		"--no-preflight":   "net::ERR_SSL_CLIENT_AUTH_CERT_NEEDED",
+	// Without the selection the fetch never gets an answer (the net log
+	// usually shows the request for a certificate still pending, when it
+	// was written out before Chromium was stopped: not pinned). Without
+	// the fetch, the WebSocket is asked for a certificate and has none.
+	for flag, said := range map[string][]string{
+		"--no-auto-select": nil,
+		"--no-preflight":   {"net::ERR_SSL_CLIENT_AUTH_CERT_NEEDED"},
 	} {
 		t.Run(flag, func(t *testing.T) {
 			t.Parallel()
@@ -160,9 +164,15 @@ func TestChromiumNeedsTheSelectionAndThePreflight(t *testing.T) {
 			code, rows, stderr := chromiumHarness(t, "--client-cmd", cmd, "--scenario", "valid-server", "--command-timeout", "30s")
 			checkRows(t, rows, map[string]want{"valid-server": {outcome: "rejected-tls", reason: "handshake-aborted", pass: false}})
 			row := rows["valid-server"]
-			if code != 1 || row.Refused != "client" || !strings.Contains(clientSaid(row), said) || !strings.Contains(clientSaid(row), "sent its client certificate in 0") {
-				t.Errorf("exit %d, refused by %q, the client said:\n%s\nwant %q\n%s", code, row.Refused, clientSaid(row), said, stderr)
+			out := clientSaid(row)
+			found := said == nil
+			for _, s := range said {
+				found = found || strings.Contains(out, s)
 			}
+			if code != 1 || row.Refused != "client" || !found || !strings.Contains(out, "sent its client certificate in 0") || strings.Contains(out, "preflight fetch: answered") {
+				t.Errorf("exit %d, refused by %q, the client said:\n%s\nwant one of %q\n%s", code, row.Refused, out, said, stderr)
+			}
+			t.Logf("the client said:\n%s", out)
 		})
 	}
 }
