@@ -87,6 +87,13 @@ var verifyMessages = []struct {
 	{"certificateexpiredexception", ReasonExpired},
 	{"certificatenotyetvalidexception", ReasonNotYetValid},
 	{"extended key usage does not permit", ReasonIncompatibleKeyUsage},
+	// Chromium's net errors (fixtures/subjects/chromium prints them from
+	// its net log; it always sends alert 46). ERR_CERT_DATE_INVALID
+	// (expired or not yet valid) and ERR_CERT_INVALID do not say which
+	// check failed, so they name no reason.
+	{"net::err_cert_revoked", ReasonRevoked},
+	{"net::err_cert_authority_invalid", ReasonUnknownCA},
+	{"net::err_cert_common_name_invalid", ReasonHostMismatch},
 	// rustls.
 	{"invalid peer certificate: unknownissuer", ReasonUnknownCA},
 	{"invalid peer certificate: expired", ReasonExpired},

@@ -216,7 +216,10 @@ func (cv *cmdVerdict) handshakeFailed() {
 	case o.TLS.AlertReceived != nil:
 		a := o.TLS.AlertReceived
 		r := wire.AlertReason(a, PartyClient)
-		r.Text = "the client aborted the handshake: " + r.Text + said
+		if !strings.HasPrefix(r.Text, "the client aborted the handshake") {
+			r.Text = "the client aborted the handshake: " + r.Text
+		}
+		r.Text += said
 		if !a.IsCertificateAlert() {
 			id, ok := verifyMessageReason(cv.output())
 			if !ok {
