@@ -36,7 +36,7 @@ func harnessRunSubjects(c *cli.Context, set runSettings) error {
 	if err != nil {
 		return usagef("--subjects %v", err)
 	}
-	run := &report.Run{File: file, SHA256: fmt.Sprintf("%x", sha256.Sum256(data)), Subjects: len(specs)}
+	run := &report.Run{File: file, SHA256: fmt.Sprintf("%x", sha256.Sum256(data)), Subjects: len(specs), Scenarios: report.ScenarioSet()}
 	if specs, run.Shard, err = shardOf(c, specs); err != nil {
 		return err
 	}

@@ -135,6 +135,7 @@ func checkMergeRefusals(t *testing.T, root, tmp string, files []string) {
 		{"a shard twice", []string{files[0], files[1], files[1], files[2]}, "shard 1/3 is also"},
 		{"another subjects file", []string{files[0], edit("other.json", doc.Run.SHA256, strings.Repeat("0", 64)), files[2]}, "merge the shards of one subjects file"},
 		{"another shard count", []string{files[0], edit("count.json", `"shard": "1/3"`, `"shard": "1/4"`), files[2]}, "merge the shards of one --shard count"},
+		{"another scenario set", []string{files[0], edit("set.json", `"scenarios": [`, `"scenarios": ["retired-scenario", `), files[2]}, "another scenario set"},
 		{"another schema version", []string{files[0], edit("schema.json", `"schema_version": `, `"schema_version": 9`), files[2]}, "merge reports of one mtlskit version"},
 		{"a scenario this mtlskit lacks", []string{files[0], edit("scenario.json", `"name": "valid-`, `"name": "retired-`), files[2]}, "retired-"},
 		{"not JSON", []string{files[0], filepath.Join(root, "README.md")}, "not a JSON report"},

@@ -40,6 +40,21 @@ type Run struct {
 	Subjects int    `json:"subjects"`
 	// Shard is "I/N" (0-based), empty for a whole run.
 	Shard string `json:"shard,omitempty"`
+	// Scenarios are the names of every scenario the mtlskit that ran it
+	// has (whether or not a subject ran it): shards of one run come from
+	// one scenario set.
+	Scenarios []string `json:"scenarios,omitempty"`
+}
+
+// ScenarioSet is the names of every scenario this mtlskit has, for
+// Run.Scenarios.
+func ScenarioSet() []string {
+	var out []string
+	for _, s := range append(harness.Scenarios(), harness.RotationScenarios()...) {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Document is one subjects document read back: its run (nil for a
@@ -241,6 +256,8 @@ func checkShards(docs []*Document) error {
 			return &MergeError{d.File, fmt.Sprintf("is a run of %s (sha256 %.12s), %s of %s (sha256 %.12s): merge the shards of one subjects file", d.Run.File, d.Run.SHA256, first.File, f.File, f.SHA256)}
 		case n != mustCount(f):
 			return &MergeError{d.File, fmt.Sprintf("is shard %s, %s is shard %s: merge the shards of one --shard count", d.Run.Shard, first.File, f.Shard)}
+		case strings.Join(d.Run.Scenarios, ",") != strings.Join(f.Scenarios, ","):
+			return &MergeError{d.File, fmt.Sprintf("was run with another scenario set than %s (%s): merge the shards of one mtlskit version", first.File, setDiff(d.Run.Scenarios, f.Scenarios))}
 		}
 		if prev, ok := have[idx]; ok {
 			return &MergeError{d.File, fmt.Sprintf("shard %s is also %s: give each shard once", d.Run.Shard, prev)}
@@ -257,6 +274,30 @@ func checkShards(docs []*Document) error {
 		}
 	}
 	return nil
+}
+
+// setDiff names what one scenario set has that the other lacks.
+func setDiff(a, b []string) string {
+	in := func(list []string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range list {
+			m[x] = true
+		}
+		return m
+	}
+	ina, inb := in(a), in(b)
+	var only []string
+	for _, x := range a {
+		if !inb[x] {
+			only = append(only, "+"+x)
+		}
+	}
+	for _, x := range b {
+		if !ina[x] {
+			only = append(only, "-"+x)
+		}
+	}
+	return strings.Join(only, " ")
 }
 
 // shardPlace is a run's shard index and count (0 of 1 for a whole run).
