@@ -7,8 +7,14 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build test lint fmt demo bench man clean fuzz
 
+# The product is built with urfave_cli_no_docs: urfave/cli's man page and
+# Markdown generator (and go-md2man and blackfriday under it) stay out of
+# it, and their package initialisation out of every process start. `make
+# man` builds without it (cmd/mtlskit/man.go).
+TAGS      := urfave_cli_no_docs
+
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
+	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
 
 # The README's test command: race-enabled tests, including the openssl,
 # keytool and zlint cross-checks (tests skip a tool only when it is absent;
@@ -64,7 +70,8 @@ fuzz:
 	  done; \
 	done
 
-# The man page, generated from the command definitions.
+# The man page, generated from the command definitions by the hidden
+# `man` command, which only a build without $(TAGS) has.
 man:
 	$(GO) run ./cmd/mtlskit man > docs/mtlskit.1
 

@@ -119,6 +119,8 @@ type Input struct {
 	// open the report. Without them Diagnose reports one parse check
 	// describing Chain.
 	Parsed []Check
+	// lint, when set, is Lint with the store's lint cache (the audit).
+	lint func(*x509.Certificate) []LintFinding
 }
 
 // Report is the result of Diagnose: every check in order, the path that

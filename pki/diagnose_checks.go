@@ -689,8 +689,12 @@ func (d *diag) checkLint() {
 	if len(certs) == 0 {
 		certs = d.path[:1]
 	}
+	lint := Lint
+	if d.in.lint != nil {
+		lint = d.in.lint
+	}
 	d.eachCert(CheckLint, certs, func(_ int, c *x509.Certificate) verdict {
-		return lintVerdict(Lint(c), d.fixCA(c))
+		return lintVerdict(lint(c), d.fixCA(c))
 	})
 }
 

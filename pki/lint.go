@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/weppos/publicsuffix-go/publicsuffix"
 	zx509 "github.com/zmap/zcrypto/x509"
@@ -76,20 +77,47 @@ func LintWaivers() map[string]string {
 }
 
 var lintRegistry = sync.OnceValues(func() (lint.Registry, error) {
+	return lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: lintSourceList()})
+})
+
+// lintRegistryWithoutSigner is lintRegistry less signerLints (see
+// lint_cache.go): for certificates of a signing key that passed them. If
+// zlint no longer has one of them, it is lintRegistry.
+var lintRegistryWithoutSigner = sync.OnceValues(func() (lint.Registry, error) {
+	reg, err := lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: lintSourceList(), ExcludeNames: signerLints})
+	if err != nil {
+		return lintRegistry()
+	}
+	return reg, nil
+})
+
+func lintSourceList() lint.SourceList {
 	var sources lint.SourceList
 	for _, s := range LintSources {
 		sources = append(sources, lint.LintSource(s))
 	}
-	return lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: sources})
-})
+	return sources
+}
 
 // Lint runs zlint's RFC 5280 and community lints on cert and returns
 // every result of status notice, warn, error or fatal that no waiver
 // covers, sorted by ID. An empty result means the certificate passed. A
 // certificate zlint's parser cannot read is reported as one fatal finding
 // with ID "zcrypto_parse".
-func Lint(cert *x509.Certificate) []LintFinding {
-	reg, err := lintRegistry()
+func Lint(cert *x509.Certificate) []LintFinding { return lintWith(cert, lintRegistry) }
+
+// lintWithoutSignerLints is Lint without signerLints.
+func lintWithoutSignerLints(cert *x509.Certificate) []LintFinding {
+	return lintWith(cert, lintRegistryWithoutSigner)
+}
+
+// lintRuns counts zlint runs on certificates (the tests see the cache
+// spare them).
+var lintRuns atomic.Int64
+
+func lintWith(cert *x509.Certificate, registry func() (lint.Registry, error)) []LintFinding {
+	lintRuns.Add(1)
+	reg, err := registry()
 	if err != nil {
 		return []LintFinding{{ID: "zlint_registry", Status: "fatal", Details: err.Error()}}
 	}

@@ -21,6 +21,10 @@ import (
 // as a user would.
 var binPath string
 
+// productTags are the build tags of the product (Makefile: build), which
+// the binary the tests drive is built with.
+const productTags = "urfave_cli_no_docs"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mtlskit-bin-")
 	if err != nil {
@@ -28,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "mtlskit")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-tags", productTags, "-o", binPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building mtlskit:", err)
