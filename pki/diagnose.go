@@ -121,6 +121,9 @@ type Input struct {
 	Parsed []Check
 	// lint, when set, is Lint with the store's lint cache (the audit).
 	lint func(*x509.Certificate) []LintFinding
+	// sigs remembers signature checks; the audit shares one across its
+	// certificates (each checks the intermediate's signature by the root).
+	sigs *sigMemo
 }
 
 // Report is the result of Diagnose: every check in order, the path that
@@ -187,6 +190,9 @@ type diag struct {
 // independent: one failing does not hide the others; a check that has
 // nothing to look at is skipped.
 func Diagnose(in Input) Report {
+	if in.sigs == nil {
+		in.sigs = newSigMemo()
+	}
 	d := &diag{in: in, at: in.At, roots: in.Roots}
 	if d.at.IsZero() {
 		d.at = time.Now()

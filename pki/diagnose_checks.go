@@ -81,7 +81,7 @@ func (d *diag) fixCA(c *x509.Certificate) string {
 	if c.Equal(d.leaf) {
 		return d.fixIssue("")
 	}
-	if isSelfSigned(c) {
+	if string(c.RawIssuer) == string(c.RawSubject) && d.in.sigs.checkFrom(c, c) == nil { // isSelfSigned
 		return "make a new CA: mtlskit ca init --force, then reissue its leaves"
 	}
 	return "reissue the intermediate: mtlskit ca init --intermediate --force, then reissue its leaves"

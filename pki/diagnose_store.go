@@ -93,11 +93,12 @@ func (s *Store) AuditEach(opts AuditOptions, fn func(AuditEntry) error) error {
 		opts.Begin(AuditPlan{Entries: entries, CRL: hasCRL})
 	}
 	cache := newLintCache(entries, opts.Relint)
+	sigs := newSigMemo()
 	reports := make([]Report, min(auditBatch, len(entries)))
 	for start := 0; start < len(entries); start += auditBatch {
 		n := min(auditBatch, len(entries)-start)
 		_ = forEachParallel(n, func(i int) error {
-			reports[i] = s.auditEntry(entries[start+i], root, src, cache, opts)
+			reports[i] = s.auditEntry(entries[start+i], root, src, cache, sigs, opts)
 			return nil
 		})
 		for i := 0; i < n; i++ {
@@ -180,8 +181,8 @@ func auditCRL(idx index, files [][]byte, opts AuditOptions) AuditEntry {
 	return AuditEntry{Name: "crl", Kind: KindCRL, Report: Report{Checks: checks, Path: []string{}}}
 }
 
-func (s *Store) auditEntry(e Entry, root *x509.Certificate, crls *RevocationSource, cache *lintCache, opts AuditOptions) Report {
-	in := Input{Roots: []*x509.Certificate{root}, At: opts.At, WarnWithin: opts.WarnWithin, NoLint: opts.NoLint, lint: cache.lint}
+func (s *Store) auditEntry(e Entry, root *x509.Certificate, crls *RevocationSource, cache *lintCache, sigs *sigMemo, opts AuditOptions) Report {
+	in := Input{Roots: []*x509.Certificate{root}, At: opts.At, WarnWithin: opts.WarnWithin, NoLint: opts.NoLint, lint: cache.lint, sigs: sigs}
 	if crls != nil && !e.Kind.IsCA() {
 		in.Revocation = crls
 	}

@@ -135,3 +135,22 @@ func TestIndexWrittenInListOrder(t *testing.T) {
 		t.Error("the writer indents")
 	}
 }
+
+// TestIndexParallelDecodeSplitsSafely: an index whose entries hold line
+// starts inside them ("\n{" in a hand-edited file) still decodes as
+// encoding/json decodes it, wherever the parallel decoder splits it.
+func TestIndexParallelDecodeSplitsSafely(t *testing.T) {
+	idx := bigIndex(3 * parallelFrom)
+	data := bytes.ReplaceAll(encodeIndex(&idx), []byte(`"lint":{`), []byte("\"lint\":\n{"))
+	fast, err := decodeIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := decodeIndexSlow(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fast, slow) || len(fast.Entries) != len(idx.Entries) {
+		t.Fatalf("decoded %d entries, encoding/json %d", len(fast.Entries), len(slow.Entries))
+	}
+}
