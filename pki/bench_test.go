@@ -87,7 +87,7 @@ func BenchmarkIndex100k(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			if _, err := decodeIndex(data); err != nil {
+			if _, err := decodeIndex(string(data)); err != nil {
 				b.Fatal(err)
 			}
 		}

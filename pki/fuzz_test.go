@@ -333,7 +333,7 @@ func FuzzReadIndex(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte{0xff, 0xfe, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		idx, err := parseIndex("pki/index.json", data)
+		idx, err := parseIndex("pki/index.json", string(data))
 		oneLineErr(t, err)
 		if err != nil {
 			if !strings.Contains(err.Error(), "index pki/index.json") {
@@ -353,7 +353,7 @@ func FuzzReadIndex(f *testing.F) {
 		}
 		// The fast decoder reads what it accepts exactly as encoding/json
 		// does, and what the index writer makes of it reads back the same.
-		if fast, err := decodeIndexFast(data); err == nil {
+		if fast, err := decodeIndexFast(string(data)); err == nil {
 			slow, err := decodeIndexSlow(data)
 			if err != nil {
 				t.Fatalf("the fast decoder accepts what encoding/json refuses (%v)", err)
@@ -363,7 +363,7 @@ func FuzzReadIndex(f *testing.F) {
 			}
 		}
 		written := encodeIndex(&index{Version: idx.Version, CA: idx.CA, Revoked: idx.Revoked, LintSigners: idx.LintSigners, Entries: idx.listed()})
-		again, err := decodeIndexFast(written)
+		again, err := decodeIndexFast(string(written))
 		if err != nil {
 			t.Fatalf("the fast decoder refuses what the writer wrote (%v):\n%s", err, written)
 		}

@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"runtime"
@@ -204,11 +203,11 @@ var errSlowPath = errors.New("index: not in the fast decoder's form")
 
 // decodeIndex decodes index.json: the fast decoder when it understands
 // the whole file, encoding/json otherwise. The error is encoding/json's.
-func decodeIndex(data []byte) (index, error) {
+func decodeIndex(data string) (index, error) {
 	if idx, err := decodeIndexFast(data); err == nil {
 		return idx, nil
 	}
-	return decodeIndexSlow(data)
+	return decodeIndexSlow([]byte(data))
 }
 
 // decodeIndexSlow is encoding/json's reading of the index.
@@ -242,14 +241,13 @@ type diskEntry struct {
 // decodes are pieces of it, not copies (an index of 100,000 entries holds
 // 1.2 million strings).
 type dec struct {
-	b []byte
 	s string
 	i int
 }
 
 func (d *dec) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
 		case ' ', '\t', '\n', '\r':
 			d.i++
 		default:
@@ -261,15 +259,15 @@ func (d *dec) ws() {
 // peek returns the next non-space byte (0 at the end).
 func (d *dec) peek() byte {
 	d.ws()
-	if d.i >= len(d.b) {
+	if d.i >= len(d.s) {
 		return 0
 	}
-	return d.b[d.i]
+	return d.s[d.i]
 }
 
 // null consumes a null.
 func (d *dec) null() bool {
-	if d.peek() == 'n' && bytes.HasPrefix(d.b[d.i:], []byte("null")) {
+	if d.peek() == 'n' && strings.HasPrefix(d.s[d.i:], "null") {
 		d.i += 4
 		return true
 	}
@@ -301,20 +299,20 @@ func (d *dec) str() (string, error) {
 	}
 	start := d.i
 	i := start + 1
-	for i < len(d.b) && plainByte[d.b[i]] {
+	for i < len(d.s) && plainByte[d.s[i]] {
 		i++
 	}
-	if i < len(d.b) && d.b[i] == '"' {
+	if i < len(d.s) && d.s[i] == '"' {
 		d.i = i + 1
 		return d.s[start+1 : i], nil
 	}
 	// Escapes or non-ASCII: find the end, let encoding/json decode it.
-	for i < len(d.b) {
-		switch c := d.b[i]; {
+	for i < len(d.s) {
+		switch c := d.s[i]; {
 		case c == '"':
 			d.i = i + 1
 			var s string
-			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+			if err := json.Unmarshal([]byte(d.s[start:d.i]), &s); err != nil {
 				return "", errSlowPath
 			}
 			return s, nil
@@ -332,19 +330,19 @@ func (d *dec) str() (string, error) {
 func (d *dec) int() (int64, error) {
 	d.ws()
 	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
+	if d.i < len(d.s) && d.s[d.i] == '-' {
 		d.i++
 	}
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+	for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
 		d.i++
 	}
-	if d.i < len(d.b) {
-		if c := d.b[d.i]; c == '.' || c == 'e' || c == 'E' {
+	if d.i < len(d.s) {
+		if c := d.s[d.i]; c == '.' || c == 'e' || c == 'E' {
 			return 0, errSlowPath
 		}
 	}
-	n, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
-	if err != nil || (d.i-start > 1 && d.b[start] == '0') || (d.i-start > 2 && d.b[start] == '-' && d.b[start+1] == '0') {
+	n, err := strconv.ParseInt(d.s[start:d.i], 10, 64)
+	if err != nil || (d.i-start > 1 && d.s[start] == '0') || (d.i-start > 2 && d.s[start] == '-' && d.s[start+1] == '0') {
 		return 0, errSlowPath
 	}
 	return n, nil
@@ -357,17 +355,17 @@ func (d *dec) time() (time.Time, error) {
 		return time.Time{}, errSlowPath
 	}
 	start := d.i
-	end := bytes.IndexByte(d.b[start+1:], '"')
+	end := strings.IndexByte(d.s[start+1:], '"')
 	if end < 0 {
 		return time.Time{}, errSlowPath
 	}
 	d.i = start + 1 + end + 1
-	s := d.b[start+1 : start+1+end]
+	s := d.s[start+1 : start+1+end]
 	if t, ok := parseUTC(s); ok {
 		return t, nil
 	}
 	var t time.Time
-	if err := t.UnmarshalJSON(d.b[start:d.i]); err != nil {
+	if err := t.UnmarshalJSON([]byte(d.s[start:d.i])); err != nil {
 		return time.Time{}, errSlowPath
 	}
 	return t, nil
@@ -375,13 +373,13 @@ func (d *dec) time() (time.Time, error) {
 
 // parseUTC parses YYYY-MM-DDTHH:MM:SS[.fraction]Z, the only form the
 // index writes, and reports false for anything else.
-func parseUTC(s []byte) (time.Time, bool) {
+func parseUTC(s string) (time.Time, bool) {
 	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	num := func(b []byte) (int, bool) {
+	num := func(b string) (int, bool) {
 		n := 0
-		for _, c := range b {
+		for _, c := range []byte(b) {
 			if c < '0' || c > '9' {
 				return 0, false
 			}
@@ -506,18 +504,18 @@ func (d *dec) skip() error {
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := d.i
 		d.i++
-		for d.i < len(d.b) && strings.IndexByte("0123456789.eE+-", d.b[d.i]) >= 0 {
+		for d.i < len(d.s) && strings.IndexByte("0123456789.eE+-", d.s[d.i]) >= 0 {
 			d.i++
 		}
 		var f float64
-		if json.Unmarshal(d.b[start:d.i], &f) != nil {
+		if json.Unmarshal([]byte(d.s[start:d.i]), &f) != nil {
 			return errSlowPath
 		}
 		return nil
-	case bytes.HasPrefix(d.b[d.i:], []byte("true")):
+	case strings.HasPrefix(d.s[d.i:], "true"):
 		d.i += 4
 		return nil
-	case bytes.HasPrefix(d.b[d.i:], []byte("false")):
+	case strings.HasPrefix(d.s[d.i:], "false"):
 		d.i += 5
 		return nil
 	}
@@ -537,8 +535,8 @@ var (
 
 // decodeIndexFast decodes the index, or returns errSlowPath for a file
 // it leaves to encoding/json. A key given twice is left to it too.
-func decodeIndexFast(data []byte) (index, error) {
-	d := &dec{b: data, s: string(data)}
+func decodeIndexFast(data string) (index, error) {
+	d := &dec{s: data}
 	var idx index
 	seen := map[string]bool{}
 	err := d.object(func(k string) error {
@@ -578,7 +576,7 @@ func decodeIndexFast(data []byte) (index, error) {
 				return nil
 			})
 		case "entries":
-			n := bytes.Count(data[d.i:], []byte("\n{"))
+			n := strings.Count(data[d.i:], "\n{")
 			if workers := min(runtime.GOMAXPROCS(0), 8, n/parallelFrom); workers > 1 {
 				es, err := d.entriesParallel(workers)
 				idx.Entries = es
@@ -595,7 +593,7 @@ func decodeIndexFast(data []byte) (index, error) {
 	if err != nil {
 		return index{}, err
 	}
-	if d.ws(); d.i != len(d.b) {
+	if d.ws(); d.i != len(d.s) {
 		return index{}, errSlowPath
 	}
 	return idx, nil
@@ -614,60 +612,79 @@ func (d *dec) entriesParallel(workers int) ([]Entry, error) {
 	}
 	bounds := []int{d.i}
 	for w := 1; w < workers; w++ {
-		at := bounds[0] + (len(d.b)-bounds[0])*w/workers
-		j := bytes.Index(d.b[max(at, bounds[len(bounds)-1]):], []byte("\n{"))
+		at := bounds[0] + (len(d.s)-bounds[0])*w/workers
+		j := strings.Index(d.s[max(at, bounds[len(bounds)-1]):], "\n{")
 		if j < 0 {
 			return nil, errSlowPath
 		}
 		bounds = append(bounds, max(at, bounds[len(bounds)-1])+j+1)
 	}
-	parts := make([][]Entry, workers)
+	// Each part decodes into its own stretch of out: as many entries as it
+	// has line starts (one each in the index's layout; any other count
+	// sends the file to encoding/json).
+	counts := make([]int, workers)
+	total := 0
+	for w := range workers {
+		end := len(d.s)
+		if w < workers-1 {
+			end = bounds[w+1]
+		}
+		counts[w] = strings.Count(d.s[bounds[w]:end], "\n{")
+		if w > 0 {
+			counts[w]++ // the part starts at its first entry's "{"
+		}
+		total += counts[w]
+	}
+	out := make([]Entry, total)
 	errs := make([]error, workers)
 	ends := make([]int, workers)
 	var wg sync.WaitGroup
+	off := 0
 	for w := range workers {
+		es := out[off : off+counts[w]]
+		off += counts[w]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			last := w == workers-1
-			end := len(d.b)
+			end := len(d.s)
 			if !last {
 				end = bounds[w+1]
 			}
-			sub := &dec{b: d.b[:end], s: d.s[:end], i: bounds[w]}
-			es := make([]Entry, 0, bytes.Count(sub.b[sub.i:], []byte("\n{"))+1)
-			for {
-				es = append(es, Entry{})
-				if err := sub.entry(&es[len(es)-1]); err != nil {
+			sub := &dec{s: d.s[:end], i: bounds[w]}
+			for k := 0; ; k++ {
+				if k == len(es) {
+					errs[w] = errSlowPath
+					return
+				}
+				if err := sub.entry(&es[k]); err != nil {
 					errs[w] = err
 					return
 				}
 				if sub.eat(',') {
 					if sub.ws(); !last && sub.i == end {
+						if k != len(es)-1 {
+							errs[w] = errSlowPath
+						}
 						break
 					}
 					continue
 				}
 				if last && sub.eat(']') {
+					if k != len(es)-1 {
+						errs[w] = errSlowPath
+					}
 					break
 				}
 				errs[w] = errSlowPath
 				return
 			}
-			parts[w], ends[w] = es, sub.i
+			ends[w] = sub.i
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, errSlowPath
-	}
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]Entry, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
 	}
 	d.i = ends[workers-1]
 	return out, nil

@@ -142,7 +142,7 @@ func TestIndexWrittenInListOrder(t *testing.T) {
 func TestIndexParallelDecodeSplitsSafely(t *testing.T) {
 	idx := bigIndex(3 * parallelFrom)
 	data := bytes.ReplaceAll(encodeIndex(&idx), []byte(`"lint":{`), []byte("\"lint\":\n{"))
-	fast, err := decodeIndex(data)
+	fast, err := decodeIndex(string(data))
 	if err != nil {
 		t.Fatal(err)
 	}

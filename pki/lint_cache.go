@@ -34,10 +34,11 @@ type lintRecord struct {
 // is then computed again.
 const lintPolicy = "1"
 
-// LintKey names what lint findings depend on: zlint's version, the
-// public suffix list's (zlint and a waiver read it), the lints Lint runs
-// with their metadata, and the waivers with their rules (lintPolicy), as
-// "zlint VERSION HASH". Cached findings are used only under the same key.
+// LintKey names what lint findings depend on: zlint's version (and, for
+// a zlint without a released version, the lints it runs with their
+// metadata), zcrypto's and the public suffix list's, the sources Lint runs
+// and the waivers with their rules (lintPolicy), as "zlint VERSION HASH".
+// Cached findings are used only under the same key.
 func LintKey() string { return lintKey() }
 
 var lintKey = sync.OnceValue(func() string {
@@ -63,9 +64,13 @@ var lintKey = sync.OnceValue(func() string {
 		waivers = append(waivers, id)
 	}
 	sort.Strings(waivers)
-	// The lints themselves, by name, with their metadata.
+	// Without a released zlint version to go by (a test binary, a replace
+	// directive, a devel build), the lints themselves: names and metadata.
 	var lints []string
-	if reg, err := lintRegistry(); err == nil {
+	if v := versions["github.com/zmap/zlint/v3"]; v == "" || strings.Contains(v, "(devel)") || !strings.Contains(v, " h1:") {
+		lints = append(lints, "registry")
+	}
+	if reg, err := lintRegistry(); err == nil && len(lints) > 0 {
 		for _, name := range reg.Names() {
 			if l := reg.CertificateLints().ByName(name); l != nil {
 				m := l.LintMetadata

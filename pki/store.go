@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -941,7 +942,7 @@ func (x *index) remove(name string) {
 }
 
 func (s *Store) readIndex() (index, error) {
-	data, err := os.ReadFile(s.path(indexFile))
+	data, err := readFileString(s.path(indexFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return index{Version: indexVersion}, nil
 	}
@@ -951,10 +952,28 @@ func (s *Store) readIndex() (index, error) {
 	return parseIndex(s.path(indexFile), data)
 }
 
+// readFileString reads a file into a string without a second copy (the
+// index's strings are pieces of it).
+func readFileString(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil {
+		b.Grow(int(fi.Size()) + 1)
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
 // parseIndex decodes index.json (read from path) and checks what the
 // store relies on: a known version, known kinds, valid names and file
 // paths that stay inside the store. Its error is one line.
-func parseIndex(path string, data []byte) (index, error) {
+func parseIndex(path string, data string) (index, error) {
 	idx, err := decodeIndex(data)
 	if err != nil {
 		return index{}, fmt.Errorf("index %s is damaged (%s): restore it from a backup", path, oneLine(err.Error()))
