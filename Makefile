@@ -13,8 +13,11 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # man` builds without it (cmd/mtlskit/man.go).
 TAGS      := urfave_cli_no_docs
 
+# mtlskit-lint (zlint, which mtlskit does not link: pki/lint_proc.go) goes
+# next to mtlskit, where mtlskit looks for it.
 build:
 	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mtlskit
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))mtlskit-lint ./cmd/mtlskit-lint
 
 # The README's test command: race-enabled tests, including the openssl,
 # keytool and zlint cross-checks (tests skip a tool only when it is absent;

@@ -18,7 +18,8 @@ audit_runs=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtlskit-scale.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-(cd "$here/.." && go build -trimpath -tags urfave_cli_no_docs -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit)
+(cd "$here/.." && go build -trimpath -tags urfave_cli_no_docs -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit &&
+  go build -trimpath -ldflags '-s -w' -o "$work/mtlskit-lint" ./cmd/mtlskit-lint)
 m="$work/mtlskit"
 s="$work/pki"
 "$m" ca init --dir "$s" --intermediate >/dev/null

@@ -79,7 +79,10 @@ func TestCachedAuditEqualsFullRelint(t *testing.T) {
 		t.Fatalf("bad: %v, lint record %+v (want none before the first audit)", err, e)
 	}
 	if c, err := s.Get("c5"); err != nil || c.lint == nil || c.lint.By != LintKey() {
-		t.Fatalf("c5 has no lint record from issue time: %+v %v", c, err)
+		t.Fatalf("c5 (issued in a batch) has no lint record from issue time: %+v %v", c, err)
+	}
+	if c, err := s.Get("localhost"); err != nil || c.lint != nil {
+		t.Fatalf("localhost (issued alone) has a lint record before the first audit: %+v %v", c, err)
 	}
 	// The first audit lints bad (it has no findings) and keeps them.
 	first, err := s.Audit(AuditOptions{At: at})
@@ -88,6 +91,9 @@ func TestCachedAuditEqualsFullRelint(t *testing.T) {
 	}
 	if e, _ := s.Get("bad"); e.lint == nil || len(e.lint.Findings) == 0 {
 		t.Fatalf("the audit did not keep bad's findings: %+v", e.lint)
+	}
+	if c, _ := s.Get("localhost"); c.lint == nil || c.lint.By != LintKey() {
+		t.Fatalf("the audit did not keep localhost's findings: %+v", c.lint)
 	}
 	before := lintRuns.Load()
 	cached, err := s.Audit(AuditOptions{At: at})

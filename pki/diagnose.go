@@ -119,8 +119,10 @@ type Input struct {
 	// open the report. Without them Diagnose reports one parse check
 	// describing Chain.
 	Parsed []Check
-	// lint, when set, is Lint with the store's lint cache (the audit).
-	lint func(*x509.Certificate) []LintFinding
+	// lint, when set, is Lint with the store's lint cache (the audit);
+	// signer is the key whose signature on the certificate verified (the
+	// path's link), or nil.
+	lint func(c *x509.Certificate, signer crypto.PublicKey) []LintFinding
 	// sigs remembers signature checks; the audit shares one across its
 	// certificates (each checks the intermediate's signature by the root).
 	sigs *sigMemo

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -689,13 +690,24 @@ func (d *diag) checkLint() {
 	if len(certs) == 0 {
 		certs = d.path[:1]
 	}
-	lint := Lint
+	lint := func(c *x509.Certificate) []LintFinding { return Lint(c) }
 	if d.in.lint != nil {
-		lint = d.in.lint
+		lint = func(c *x509.Certificate) []LintFinding { return d.in.lint(c, d.verifiedSigner(c)) }
 	}
 	d.eachCert(CheckLint, certs, func(_ int, c *x509.Certificate) verdict {
 		return lintVerdict(lint(c), d.fixCA(c))
 	})
+}
+
+// verifiedSigner is the key of c's issuer on the path when c's signature
+// verified under it (SHA-2 only), or nil.
+func (d *diag) verifiedSigner(c *x509.Certificate) crypto.PublicKey {
+	for i, l := range d.links {
+		if d.path[i] == c && l.sigErr == nil && !l.sha1 {
+			return d.path[i+1].PublicKey
+		}
+	}
+	return nil
 }
 
 func lintVerdict(fs []LintFinding, fix string) verdict {

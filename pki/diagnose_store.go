@@ -92,7 +92,7 @@ func (s *Store) AuditEach(opts AuditOptions, fn func(AuditEntry) error) error {
 	if opts.Begin != nil {
 		opts.Begin(AuditPlan{Entries: entries, CRL: hasCRL})
 	}
-	cache := newLintCache(entries, opts.Relint)
+	cache := newLintCache(entries, idx.LintSigners, opts.Relint)
 	sigs := newSigMemo()
 	reports := make([]Report, min(auditBatch, len(entries)))
 	for start := 0; start < len(entries); start += auditBatch {
@@ -117,8 +117,8 @@ func (s *Store) AuditEach(opts AuditOptions, fn func(AuditEntry) error) error {
 			return err
 		}
 	}
-	if !opts.Relint && !opts.NoLint {
-		s.storeLints(cache.fresh, cache.key)
+	if !opts.NoLint {
+		s.storeLints(cache)
 	}
 	return nil
 }

@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"runtime/debug"
-	"sort"
-	"strings"
 	"sync"
 )
 
@@ -29,64 +26,18 @@ type lintRecord struct {
 	Findings []LintFinding `json:"findings,omitempty"`
 }
 
-// lintPolicy changes when mtlskit's own part of linting changes in a way
-// the module versions do not show (a waiver's rule): every cached finding
-// is then computed again.
-const lintPolicy = "1"
-
-// LintKey names what lint findings depend on: zlint's version (and, for
-// a zlint without a released version, the lints it runs with their
-// metadata), zcrypto's and the public suffix list's, the sources Lint runs
-// and the waivers with their rules (lintPolicy), as "zlint VERSION HASH".
-// Cached findings are used only under the same key.
-func LintKey() string { return lintKey() }
-
-var lintKey = sync.OnceValue(func() string {
-	// The module versions, when the binary carries them (test binaries do
-	// not): zlint's, zcrypto's (zlint's parser) and the public suffix
-	// list's.
-	versions := map[string]string{}
-	zlint := "(no version)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			path := m.Path
-			if m.Replace != nil {
-				m = m.Replace
-			}
-			versions[path] = m.Path + "@" + m.Version + " " + m.Sum
-			if path == "github.com/zmap/zlint/v3" {
-				zlint = m.Version
-			}
-		}
+// LintKey names what lint findings depend on (zlinter.Key, asked of the
+// Linter): zlint's version, zcrypto's and the public suffix list's, the
+// sources, the waivers and their rules. Cached findings are used only
+// under the same key. It is empty when zlint cannot be run (then nothing
+// is cached or taken from the cache).
+func LintKey() string {
+	k, err := currentLinter().LintKey()
+	if err != nil {
+		return ""
 	}
-	waivers := make([]string, 0, len(lintWaivers))
-	for id := range lintWaivers {
-		waivers = append(waivers, id)
-	}
-	sort.Strings(waivers)
-	// Without a released zlint version to go by (a test binary, a replace
-	// directive, a devel build), the lints themselves: names and metadata.
-	var lints []string
-	if v := versions["github.com/zmap/zlint/v3"]; v == "" || strings.Contains(v, "(devel)") || !strings.Contains(v, " h1:") {
-		lints = append(lints, "registry")
-	}
-	if reg, err := lintRegistry(); err == nil && len(lints) > 0 {
-		for _, name := range reg.Names() {
-			if l := reg.CertificateLints().ByName(name); l != nil {
-				m := l.LintMetadata
-				lints = append(lints, strings.Join([]string{m.Name, string(m.Source), m.Description, m.Citation, m.EffectiveDate.String(), m.IneffectiveDate.String()}, "|"))
-			}
-		}
-	}
-	sort.Strings(lints)
-	h := sha256.New()
-	for _, s := range []string{versions["github.com/zmap/zlint/v3"], versions["github.com/zmap/zcrypto"], versions["github.com/weppos/publicsuffix-go"],
-		strings.Join(LintSources, ","), strings.Join(waivers, ","), strings.Join(lints, "\n"), lintPolicy} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return "zlint " + zlint + " " + hex.EncodeToString(h.Sum(nil))[:12]
-})
+	return k
+}
 
 // signerLints are the lints whose outcome depends only on the key that
 // signed the certificate, not on the certificate: e_cert_issued_by_
@@ -98,7 +49,7 @@ var lintKey = sync.OnceValue(func() string {
 // passed them (with the same LintKey), certificates that key signs later
 // are linted without them; a different outcome would need one ECDSA
 // signature valid under two keys, a forgery.
-var signerLints = []string{"e_cert_issued_by_compromised_emudhra_ca"}
+var signerLints = []string{"e_cert_issued_by_compromised_emudhra_ca"} // zlinter.SignerLints
 
 // spkiSum names a signing key in the index's lint_signers.
 func spkiSum(pub crypto.PublicKey) string {
@@ -114,30 +65,30 @@ func spkiSum(pub crypto.PublicKey) string {
 // verified), in parallel. A signer that signers records under today's
 // LintKey has its certificates linted without the signer lints; otherwise
 // the first is linted in full, and the others are too unless it passed
-// them, in which case clean names the signer to record.
+// them, in which case clean names the signer to record. A certificate
+// zlint could not be run on gets no record (nil): the audit lints it.
 func lintSigned(signers map[string]string, signer crypto.PublicKey, certs []*x509.Certificate) (recs []*lintRecord, clean string) {
-	key := LintKey()
 	out := make([]*lintRecord, len(certs))
-	sum := ""
-	if key != "" {
-		sum = spkiSum(signer)
+	key := LintKey()
+	if key == "" {
+		return out, ""
 	}
+	sum := spkiSum(signer)
 	known := sum != "" && signers[sum] == key
 	start := 0
 	if !known && len(certs) > 0 {
-		fs := Lint(certs[0])
-		out[0] = &lintRecord{By: key, Findings: fs}
 		start = 1
-		if sum != "" && !hasSignerFinding(fs) {
-			known, clean = true, sum
+		if fs, err := lintCert(certs[0], false); err == nil {
+			out[0] = &lintRecord{By: key, Findings: fs}
+			if sum != "" && !hasSignerFinding(fs) {
+				known, clean = true, sum
+			}
 		}
 	}
-	lint := Lint
-	if known {
-		lint = lintWithoutSignerLints
-	}
 	_ = forEachParallel(len(certs)-start, func(i int) error {
-		out[start+i] = &lintRecord{By: key, Findings: lint(certs[start+i])}
+		if fs, err := lintCert(certs[start+i], known); err == nil {
+			out[start+i] = &lintRecord{By: key, Findings: fs}
+		}
 		return nil
 	})
 	return out, clean
@@ -156,20 +107,29 @@ func hasSignerFinding(fs []LintFinding) bool {
 
 // lintCache answers Lint from the index's records, by certificate
 // fingerprint, for records made under today's LintKey, and lints anything
-// else. It is safe for concurrent use. Fresh findings it computes are
-// kept (fresh) for the caller to write back.
+// else: with the signer lints only for the first certificate of each
+// signing key (see signerLints; signer is the key whose signature on the
+// certificate verified), unless relint, which lints everything in full.
+// It is safe for concurrent use. Fresh findings, and signing keys found
+// to pass the signer lints, are kept for the caller to write back.
 type lintCache struct {
-	key    string
-	relint bool // ignore the records: lint every certificate
-	mu     sync.Mutex
-	bySum  map[string][]LintFinding
-	fresh  map[string][]LintFinding
+	key        string
+	relint     bool
+	mu         sync.Mutex
+	bySum      map[string][]LintFinding
+	fresh      map[string][]LintFinding
+	signers    map[string]string // spkiSum → LintKey, as in the index
+	newSigners map[string]bool
 }
 
-func newLintCache(entries []Entry, relint bool) *lintCache {
-	c := &lintCache{key: LintKey(), relint: relint, bySum: map[string][]LintFinding{}, fresh: map[string][]LintFinding{}}
-	if c.key == "" || relint {
+func newLintCache(entries []Entry, signers map[string]string, relint bool) *lintCache {
+	c := &lintCache{key: LintKey(), relint: relint, bySum: map[string][]LintFinding{}, fresh: map[string][]LintFinding{},
+		signers: map[string]string{}, newSigners: map[string]bool{}}
+	if relint {
 		return c
+	}
+	for k, v := range signers {
+		c.signers[k] = v
 	}
 	for _, e := range entries {
 		if e.lint != nil && e.lint.By == c.key && e.SHA256 != "" {
@@ -180,21 +140,33 @@ func newLintCache(entries []Entry, relint bool) *lintCache {
 }
 
 // lint returns cert's findings: cached, or computed now.
-func (c *lintCache) lint(cert *x509.Certificate) []LintFinding {
-	sum := sha256.Sum256(cert.Raw)
-	k := hex.EncodeToString(sum[:])
+func (c *lintCache) lint(cert *x509.Certificate, signer crypto.PublicKey) []LintFinding {
+	k := certSum(cert)
 	c.mu.Lock()
 	fs, ok := c.bySum[k]
 	if !ok {
 		fs, ok = c.fresh[k]
 	}
+	sk := ""
+	clean := false
+	if !ok && !c.relint && signer != nil {
+		sk = spkiSum(signer)
+		clean = sk != "" && c.signers[sk] == c.key
+	}
 	c.mu.Unlock()
 	if ok {
 		return cloneFindings(fs)
 	}
-	fs = Lint(cert)
+	fs, err := lintCert(cert, clean)
+	if err != nil {
+		return unavailable(err)
+	}
 	c.mu.Lock()
 	c.fresh[k] = fs
+	if sk != "" && !clean && !hasSignerFinding(fs) {
+		c.signers[sk] = c.key
+		c.newSigners[sk] = true
+	}
 	c.mu.Unlock()
 	return cloneFindings(fs)
 }
@@ -210,19 +182,19 @@ func cloneFindings(fs []LintFinding) []LintFinding {
 // when cert (read from its file) is the one indexed and they were
 // computed under today's LintKey; ok is false otherwise (lint it).
 func (e *Entry) CachedLint(cert *x509.Certificate) (findings []LintFinding, ok bool) {
-	if e.lint == nil || e.lint.By == "" || e.lint.By != LintKey() || certSum(cert) != e.SHA256 {
+	if e.lint == nil || e.lint.By == "" || certSum(cert) != e.SHA256 || e.lint.By != LintKey() {
 		return nil, false
 	}
 	return cloneFindings(e.lint.Findings), true
 }
 
 // storeLints writes findings computed during an audit back into the
-// index, for entries whose certificate is still the one linted, so the
-// next audit finds them. Best effort: a store that cannot be written (read
-// only, locked by a crashed writer's leftovers it cannot repair) keeps
-// its index as it is.
-func (s *Store) storeLints(fresh map[string][]LintFinding, key string) {
-	if len(fresh) == 0 || key == "" {
+// index, for entries whose certificate is still the one linted, with the
+// signing keys found to pass the signer lints, so the next audit finds
+// them. Best effort: a store that cannot be written (read only, say)
+// keeps its index as it is.
+func (s *Store) storeLints(c *lintCache) {
+	if c.relint || c.key == "" || (len(c.fresh) == 0 && len(c.newSigners) == 0) {
 		return
 	}
 	_ = s.withLock(func(idx index, err error) error {
@@ -232,8 +204,14 @@ func (s *Store) storeLints(fresh map[string][]LintFinding, key string) {
 		changed := false
 		for i := range idx.Entries {
 			e := &idx.Entries[i]
-			if fs, ok := fresh[e.SHA256]; ok && (e.lint == nil || e.lint.By != key) {
-				e.lint = &lintRecord{By: key, Findings: fs}
+			if fs, ok := c.fresh[e.SHA256]; ok && (e.lint == nil || e.lint.By != c.key) {
+				e.lint = &lintRecord{By: c.key, Findings: fs}
+				changed = true
+			}
+		}
+		for sk := range c.newSigners {
+			if idx.LintSigners[sk] != c.key {
+				idx.LintSigners = linted{clean: sk}.signers(idx.LintSigners)
 				changed = true
 			}
 		}

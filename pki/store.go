@@ -179,36 +179,25 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		// The CA certificates are linted while their files are written;
-		// the new index is written and synced with them, and renamed
-		// into place after the swap (commit).
-		cas := []*x509.Certificate{root.Cert}
-		if inter != nil {
-			cas = append(cas, inter.Cert)
-		}
-		linted := lintAsync(idx.LintSigners, root.Cert.PublicKey, cas)
+		// The new index is written and synced with the CA files, and
+		// renamed into place after the swap (commit). The CA certificates
+		// are linted by the first audit (lint_cache.go).
 		files := &newFiles{}
 		defer files.close()
 		if err := writeCAFiles(files, tmp, root, rootCertFile, rootKeyFile, opts.Passphrase); err != nil {
-			<-linted
 			return err
 		}
 		if inter != nil {
 			if err := writeCAFiles(files, tmp, inter, interCertFile, interKeyFile, opts.Passphrase); err != nil {
-				<-linted
 				return err
 			}
 		}
 		var idxFile *atomicFile
 		prepare := func() error {
-			l := <-linted
 			now := time.Now().UTC()
 			out = append(out, entryFor("root", KindRoot, root.Cert, now, filepath.Join(caDir, rootCertFile), filepath.Join(caDir, rootKeyFile), ""))
 			if inter != nil {
 				out = append(out, entryFor("intermediate", KindIntermediate, inter.Cert, now, filepath.Join(caDir, interCertFile), filepath.Join(caDir, interKeyFile), filepath.Join(caDir, interCertFile)))
-			}
-			for i := range out {
-				out[i].lint = l.recs[i]
 			}
 			// Certificates issued by a replaced CA stay listed (and fail the
 			// store audit) rather than vanish from the inventory.
@@ -216,7 +205,6 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 				idx = index{Version: indexVersion}
 			}
 			idx.Entries = append(withoutCA(idx.Entries), out...)
-			idx.LintSigners = l.signers(idx.LintSigners)
 			// A new CA starts its CRL numbers afresh; the revocations of
 			// the old one stay (they name its key, so its CRL only).
 			idx.CA = nil
@@ -557,7 +545,7 @@ type IssueOptions struct {
 // Issue signs req with the store's CA and records the certificate, key
 // and chain under issued/NAME.
 func (s *Store) Issue(req Request, opts IssueOptions) (*Entry, *Issued, error) {
-	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }}}, opts)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }}}, opts, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -577,7 +565,7 @@ func (s *Store) IssueMany(reqs []Request, names []string, opts IssueOptions) ([]
 		r := r
 		items[i] = pending{name: names[i], req: r, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(r) }}
 	}
-	return s.recordMany(items, opts)
+	return s.recordMany(items, opts, true)
 }
 
 // SignCSR certifies a CSR with the store's CA and records the certificate
@@ -589,7 +577,7 @@ func (s *Store) SignCSR(csr *x509.CertificateRequest, req Request, opts IssueOpt
 	if err != nil {
 		return nil, nil, err
 	}
-	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -609,8 +597,11 @@ type pending struct {
 const syncEachBelow = 8
 
 // recordMany issues items under one lock and records them with one index
-// update: either all are recorded or none.
-func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issued, error) {
+// update: either all are recorded or none. With lint, zlint's findings go
+// into the index with them (IssueMany: a batch pays zlint's one-time
+// costs, about 15 ms a process, once for all); a single certificate is
+// linted by the first audit instead (lint_cache.go).
+func (s *Store) recordMany(items []pending, opts IssueOptions, lint bool) ([]Entry, []*Issued, error) {
 	if err := s.checkBatch(items); err != nil {
 		return nil, nil, err
 	}
@@ -642,15 +633,20 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 		// zlint runs while the files are written (CPU next to the file
 		// system's waits); the new index, with the findings, is written
 		// and synced with the files and renamed into place last.
-		linted := lintAsync(idx.LintSigners, iss.Cert.PublicKey, certs)
+		var linted <-chan linted
+		if lint {
+			linted = lintAsync(idx.LintSigners, iss.Cert.PublicKey, certs)
+		}
 		var idxFile *atomicFile
 		prepare := func() error {
-			l := <-linted
-			for i := range entries {
-				entries[i].lint = l.recs[i]
-			}
 			next := idx
-			next.LintSigners = l.signers(idx.LintSigners)
+			if linted != nil {
+				l := <-linted
+				for i := range entries {
+					entries[i].lint = l.recs[i]
+				}
+				next.LintSigners = l.signers(idx.LintSigners)
+			}
 			next.Entries = withEntries(idx.Entries, entries)
 			var err error
 			idxFile, err = s.prepareIndex(next)
