@@ -6,9 +6,10 @@
 # the store audit (verify), and crl after revoking a tenth of them. Every
 # write is durable (fsync + rename), as always. hyperfine times the
 # read-only commands (RUNS runs, default 10); issue, revoke and the audit
-# are timed once each (the audit RUNS_AUDIT times, default 3).
+# are timed once each (the audit RUNS_AUDIT times, default 3; with
+# RELINT=1 also verify --relint, which lints every certificate afresh).
 #
-# usage: bench/scale.sh [N] [RUNS] [RUNS_AUDIT]
+# usage: [RELINT=1] bench/scale.sh [N] [RUNS] [RUNS_AUDIT]
 # The store is made under $TMPDIR (default /tmp) and removed at the end.
 # Run one at a time: a 100,000-certificate store is 400,000 files.
 set -euo pipefail
@@ -53,6 +54,11 @@ EOF
 for i in $(seq "$audit_runs"); do
   once "verify (audit) run $i" "$m" verify --dir "$s"
 done
+# --relint: zlint on every certificate, as the audit did before its cache
+# (the eMudhra lint's eight P-384 verifications each): RELINT=1 to run it.
+if [ "${RELINT:-0}" = 1 ]; then
+  once "verify --relint (no cache)" "$m" verify --dir "$s" --relint
+fi
 printf '%-34s %s\n' "verify progress on stderr" "$(grep -c '^verify: ' "$work/stderr") line(s), the last: $(tail -1 "$work/stderr")"
 names=$("$m" list --dir "$s" --kind client --json | python3 -c 'import json, sys; c = json.load(sys.stdin)["certificates"]; print(" ".join(x["name"] for x in c[::10]))')
 # shellcheck disable=SC2086
