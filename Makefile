@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt demo bench man clean fuzz
+.PHONY: build test lint fmt demo bench bench-scale man clean fuzz
 
 # The product is built with urfave_cli_no_docs: urfave/cli's man page and
 # Markdown generator (and go-md2man and blackfriday under it) stay out of
@@ -88,6 +88,14 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 6 ./pki/ ./harness/ | tee bench.out
 	$(GO) run $(BENCHSTAT) bench.out
 	bash bench/compare.sh 15
+
+# The scale table of docs/performance.md: bench/scale.sh for each store
+# size in SCALE, one at a time (SCALE=100000: 400,000 files, ~2 minutes
+# and ~2 GB of disk here). RELINT=1 also times verify --relint.
+SCALE ?= 1000 10000
+
+bench-scale:
+	@for n in $(SCALE); do bash bench/scale.sh $$n || exit 1; done
 
 clean:
 	rm -rf bin bench.out

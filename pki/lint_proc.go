@@ -45,7 +45,11 @@ func FindLintHelper() (string, error) {
 	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err := filepath.EvalSymlinks(exe); err == nil {
-			p := filepath.Join(filepath.Dir(exe), LintHelper)
+			name := LintHelper
+			if runtime.GOOS == "windows" {
+				name += ".exe"
+			}
+			p := filepath.Join(filepath.Dir(exe), name)
 			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 				return p, nil
 			}
