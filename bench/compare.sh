@@ -17,7 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PATH="$PATH:$(go env GOPATH)/bin"
-(cd "$here/.." && go build -trimpath -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit)
+(cd "$here/.." && go build -trimpath -tags urfave_cli_no_docs -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit &&
+  go build -trimpath -ldflags '-s -w' -o "$work/mtlskit-lint" ./cmd/mtlskit-lint)
 
 wf_mtlskit() {
   "$work/mtlskit" ca init --dir "$1" >/dev/null

@@ -12,7 +12,8 @@ runs=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$here/.." && go build -trimpath -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit)
+(cd "$here/.." && go build -trimpath -tags urfave_cli_no_docs -ldflags '-s -w' -o "$work/mtlskit" ./cmd/mtlskit &&
+  go build -trimpath -ldflags '-s -w' -o "$work/mtlskit-lint" ./cmd/mtlskit-lint)
 m="$work/mtlskit"
 store="$work/pki"
 "$m" ca init --dir "$store" --intermediate >/dev/null

@@ -17,37 +17,12 @@ const (
 // either the old file or the whole new one: it writes a temporary file in
 // the same directory, fsyncs it, renames it over path and fsyncs the
 // directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	a, err := prepareAtomic(path, data, perm)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	crashPoint(crashAtomicWritten)
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	crashPoint(crashAtomicRenamed)
-	return syncDir(dir)
+	return a.commit()
 }
 
 // writeNewFile writes data to a file that must not exist yet, fsyncing it

@@ -78,3 +78,24 @@ func BenchmarkIssueMany1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIndex100k is reading and writing an index of 100,000 leaves
+// (index.json, about 52 MB), the cost every command on such a store pays.
+func BenchmarkIndex100k(b *testing.B) {
+	idx := bigIndex(100000)
+	data := encodeIndex(&idx)
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := decodeIndex(string(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			encodeIndex(&idx)
+		}
+	})
+}

@@ -28,7 +28,7 @@ func crashPoint(point string) {
 // binary. It exists only with -tags mtlskit_crashtest.
 func CrashPoints() []string {
 	return []string{crashLocked, crashIssueTmpDir, crashIssueKey, crashIssueCert, crashIssueWritten,
-		crashIssueAside, crashIssueRenamed, crashAtomicWritten, crashAtomicRenamed, crashIssueIndexed,
+		crashIssueAside, crashIssueRenamed, crashAtomicPartial, crashAtomicWritten, crashAtomicRenamed, crashIssueIndexed,
 		crashInitWritten, crashInitAside, crashInitSwapped, crashInitIndexed,
 		crashRenewStaged, crashRenewSwapped, crashRenewIndexed}
 }

@@ -119,6 +119,13 @@ type Input struct {
 	// open the report. Without them Diagnose reports one parse check
 	// describing Chain.
 	Parsed []Check
+	// lint, when set, is Lint with the store's lint cache (the audit);
+	// signer is the key whose signature on the certificate verified (the
+	// path's link), or nil.
+	lint func(c *x509.Certificate, signer crypto.PublicKey) []LintFinding
+	// sigs remembers signature checks; the audit shares one across its
+	// certificates (each checks the intermediate's signature by the root).
+	sigs *sigMemo
 }
 
 // Report is the result of Diagnose: every check in order, the path that
@@ -185,6 +192,9 @@ type diag struct {
 // independent: one failing does not hide the others; a check that has
 // nothing to look at is skipped.
 func Diagnose(in Input) Report {
+	if in.sigs == nil {
+		in.sigs = newSigMemo()
+	}
 	d := &diag{in: in, at: in.At, roots: in.Roots}
 	if d.at.IsZero() {
 		d.at = time.Now()

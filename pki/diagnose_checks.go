@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -81,7 +82,7 @@ func (d *diag) fixCA(c *x509.Certificate) string {
 	if c.Equal(d.leaf) {
 		return d.fixIssue("")
 	}
-	if isSelfSigned(c) {
+	if string(c.RawIssuer) == string(c.RawSubject) && d.in.sigs.checkFrom(c, c) == nil { // isSelfSigned
 		return "make a new CA: mtlskit ca init --force, then reissue its leaves"
 	}
 	return "reissue the intermediate: mtlskit ca init --intermediate --force, then reissue its leaves"
@@ -689,9 +690,24 @@ func (d *diag) checkLint() {
 	if len(certs) == 0 {
 		certs = d.path[:1]
 	}
+	lint := func(c *x509.Certificate) []LintFinding { return Lint(c) }
+	if d.in.lint != nil {
+		lint = func(c *x509.Certificate) []LintFinding { return d.in.lint(c, d.verifiedSigner(c)) }
+	}
 	d.eachCert(CheckLint, certs, func(_ int, c *x509.Certificate) verdict {
-		return lintVerdict(Lint(c), d.fixCA(c))
+		return lintVerdict(lint(c), d.fixCA(c))
 	})
+}
+
+// verifiedSigner is the key of c's issuer on the path when c's signature
+// verified under it (SHA-2 only), or nil.
+func (d *diag) verifiedSigner(c *x509.Certificate) crypto.PublicKey {
+	for i, l := range d.links {
+		if d.path[i] == c && l.sigErr == nil && !l.sha1 {
+			return d.path[i+1].PublicKey
+		}
+	}
+	return nil
 }
 
 func lintVerdict(fs []LintFinding, fix string) verdict {

@@ -65,7 +65,7 @@ func (d *diag) buildPath() {
 				}
 				by = keyID(p.SubjectKeyId) + " and name"
 			}
-			sha1Used, err := verifySignature(cur, p)
+			sha1Used, err := d.in.sigs.verify(cur, p)
 			l := link{by: by, sigErr: err, sha1: sha1Used}
 			switch {
 			case best == nil,
@@ -82,7 +82,7 @@ func (d *diag) buildPath() {
 		}
 		if best == nil {
 			if rawEqual(cur.RawIssuer, cur.RawSubject) {
-				if _, err := verifySignature(cur, cur); err == nil {
+				if _, err := d.in.sigs.verify(cur, cur); err == nil {
 					d.end = pathEnd{kind: endSelfSigned}
 					return
 				}

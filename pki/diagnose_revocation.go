@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -33,6 +34,55 @@ type RevocationSource struct {
 	// store audit reports them once, not per certificate), so an expiring
 	// CRL is no warning here.
 	FreshnessElsewhere bool
+	// parsed, when set, holds CRLs[i] parsed once for many Diagnose runs
+	// (the store audit): the same verdicts, without parsing a CRL and
+	// checking its signature for every certificate.
+	parsed []*parsedCRL
+}
+
+// parsedCRL is a CRL parsed once, its revoked serials by value and its
+// signature checked once per issuer.
+type parsedCRL struct {
+	crl      *x509.RevocationList
+	err      error
+	bySerial map[string]*x509.RevocationListEntry // the first entry of each serial
+	mu       sync.Mutex
+	sigErr   map[string]error // by issuer certificate (raw)
+}
+
+// withParsedCRLs returns src with its CRLs parsed once (see parsed).
+func withParsedCRLs(src *RevocationSource) *RevocationSource {
+	out := *src
+	out.parsed = make([]*parsedCRL, len(src.CRLs))
+	for i, der := range src.CRLs {
+		p := &parsedCRL{sigErr: map[string]error{}}
+		p.crl, p.err = x509.ParseRevocationList(der)
+		if p.err == nil {
+			p.bySerial = make(map[string]*x509.RevocationListEntry, len(p.crl.RevokedCertificateEntries))
+			for j := range p.crl.RevokedCertificateEntries {
+				e := &p.crl.RevokedCertificateEntries[j]
+				if k := e.SerialNumber.Text(16); p.bySerial[k] == nil {
+					p.bySerial[k] = e
+				}
+			}
+		}
+		out.parsed[i] = p
+	}
+	return &out
+}
+
+func (p *parsedCRL) checkSignatureFrom(issuer *x509.Certificate) error {
+	p.mu.Lock()
+	err, ok := p.sigErr[string(issuer.Raw)]
+	p.mu.Unlock()
+	if ok {
+		return err
+	}
+	err = p.crl.CheckSignatureFrom(issuer)
+	p.mu.Lock()
+	p.sigErr[string(issuer.Raw)] = err
+	p.mu.Unlock()
+	return err
 }
 
 // checkRevocation looks each certificate of the path up: in the given
@@ -57,7 +107,11 @@ func (d *diag) checkRevocation() {
 func (d *diag) revocationOf(c, issuer *x509.Certificate, src *RevocationSource) verdict {
 	var looked []string
 	for i, der := range src.CRLs {
-		v, ok := d.crlVerdict(c, issuer, der, fmt.Sprintf("the CRL given (#%d)", i+1))
+		var p *parsedCRL
+		if i < len(src.parsed) {
+			p = src.parsed[i]
+		}
+		v, ok := d.crlVerdictParsed(c, issuer, der, p, fmt.Sprintf("the CRL given (#%d)", i+1))
 		if ok {
 			return v
 		}
@@ -98,7 +152,19 @@ func (d *diag) revocationOf(c, issuer *x509.Certificate, src *RevocationSource) 
 // crlVerdict checks c in one CRL; ok is false when the CRL is not its
 // issuer's (look elsewhere).
 func (d *diag) crlVerdict(c, issuer *x509.Certificate, der []byte, where string) (verdict, bool) {
-	crl, err := x509.ParseRevocationList(der)
+	return d.crlVerdictParsed(c, issuer, der, nil, where)
+}
+
+// crlVerdictParsed is crlVerdict with the CRL parsed already (p; nil
+// parses der).
+func (d *diag) crlVerdictParsed(c, issuer *x509.Certificate, der []byte, p *parsedCRL, where string) (verdict, bool) {
+	var crl *x509.RevocationList
+	var err error
+	if p != nil {
+		crl, err = p.crl, p.err
+	} else {
+		crl, err = x509.ParseRevocationList(der)
+	}
 	if err != nil {
 		return verdict{StatusFail, where + " cannot be read: " + diagErrText(err), nil, "give a DER or PEM CRL (mtlskit crl writes ca/crl.pem and ca/crl.der)"}, true
 	}
@@ -107,14 +173,28 @@ func (d *diag) crlVerdict(c, issuer *x509.Certificate, der []byte, where string)
 	}
 	ev := []string{fmt.Sprintf("%s: CRL #%s of %q, this update %s, next update %s, %d revoked", where, crl.Number, crl.Issuer.CommonName,
 		crl.ThisUpdate.UTC().Format(time.RFC3339), crl.NextUpdate.UTC().Format(time.RFC3339), len(crl.RevokedCertificateEntries))}
-	if err := crl.CheckSignatureFrom(issuer); err != nil {
+	if p != nil {
+		err = p.checkSignatureFrom(issuer)
+	} else {
+		err = crl.CheckSignatureFrom(issuer)
+	}
+	if err != nil {
 		return verdict{StatusFail, fmt.Sprintf("%s is not signed by %q's key: %v", where, issuer.Subject.CommonName, err), ev,
 			"get the CRL from the CA that issued the certificate: mtlskit crl"}, true
 	}
-	for _, e := range crl.RevokedCertificateEntries {
-		if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
-			return verdict{StatusFail, fmt.Sprintf("revoked on %s (%s)", e.RevocationTime.UTC().Format(time.RFC3339), RevocationReason(e.ReasonCode)), ev,
-				"a revoked certificate cannot be used again: issue a new one (" + d.fixIssue("") + ")"}, true
+	revokedAs := func(e *x509.RevocationListEntry) (verdict, bool) {
+		return verdict{StatusFail, fmt.Sprintf("revoked on %s (%s)", e.RevocationTime.UTC().Format(time.RFC3339), RevocationReason(e.ReasonCode)), ev,
+			"a revoked certificate cannot be used again: issue a new one (" + d.fixIssue("") + ")"}, true
+	}
+	if p != nil {
+		if e := p.bySerial[c.SerialNumber.Text(16)]; e != nil {
+			return revokedAs(e)
+		}
+	} else {
+		for i := range crl.RevokedCertificateEntries {
+			if e := &crl.RevokedCertificateEntries[i]; e.SerialNumber.Cmp(c.SerialNumber) == 0 {
+				return revokedAs(e)
+			}
 		}
 	}
 	if !crl.NextUpdate.IsZero() && d.at.After(crl.NextUpdate) && !d.in.Revocation.FreshnessElsewhere {

@@ -20,31 +20,107 @@ type AuditOptions struct {
 	At         time.Time     // zero means now
 	WarnWithin time.Duration // expiry closer than this is a warning
 	NoLint     bool
+	// Relint lints every certificate afresh instead of taking the
+	// findings the index keeps (same checks and statuses: the cache only
+	// saves zlint's time), and writes nothing back.
+	Relint bool
+	// Begin, when set, is called once before the audit starts with what
+	// it will report on.
+	Begin func(AuditPlan)
+	// Progress, when set, is called after every batch of certificates with
+	// how many are done out of how many.
+	Progress func(done, total int)
 }
+
+// AuditPlan is what an audit reports on, in order: one AuditEntry per
+// index entry, then, when CRL is set, one about the CRLs (KindCRL).
+type AuditPlan struct {
+	Entries []Entry
+	CRL     bool
+}
+
+// auditBatch is how many certificates the audit checks at once, in
+// parallel, before it reports them in order.
+const auditBatch = 256
 
 // Audit diagnoses every certificate of the store's index against the
 // store's root: it chains to the CA, its key matches, a server
 // certificate has SANs, the EKUs fit its kind, nothing has expired, and
 // anything expiring within opts.WarnWithin is a warning. A certificate
 // issued by a CA the store no longer holds fails its chain check.
+//
+// Certificates are checked in parallel. zlint's findings come from the
+// index (computed when the certificate was issued) when the certificate
+// file is the one indexed and they were computed under today's LintKey;
+// otherwise zlint runs, and its findings are written back to the index
+// for the next audit (opts.Relint lints everything and writes nothing).
 func (s *Store) Audit(opts AuditOptions) ([]AuditEntry, error) {
-	entries, err := s.List()
+	out := []AuditEntry{}
+	err := s.AuditEach(opts, func(e AuditEntry) error {
+		out = append(out, e)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	root, err := s.Root()
-	if err != nil {
-		return nil, err
-	}
-	crls := s.crlDERs()
-	out := make([]AuditEntry, 0, len(entries)+1)
-	for _, e := range entries {
-		out = append(out, AuditEntry{Name: e.Name, Kind: e.Kind, Report: s.auditEntry(e, root, crls, opts)})
-	}
-	if crl := s.auditCRL(entries, opts); crl != nil {
-		out = append(out, *crl)
 	}
 	return out, nil
+}
+
+// AuditEach is Audit, handing each entry to fn in order as soon as it is
+// ready, so a large store's audit is never held in memory whole. An error
+// from fn stops the audit and is returned.
+func (s *Store) AuditEach(opts AuditOptions, fn func(AuditEntry) error) error {
+	s.settle()
+	if !s.HasCA() {
+		return s.errNoCA()
+	}
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	entries := idx.listed()
+	root, err := s.Root()
+	if err != nil {
+		return err
+	}
+	crls := s.crlDERs()
+	var src *RevocationSource
+	if len(crls) > 0 {
+		src = withParsedCRLs(&RevocationSource{CRLs: crls, FreshnessElsewhere: true})
+	}
+	hasCRL := len(crls) > 0 || len(idx.Revoked) > 0
+	if opts.Begin != nil {
+		opts.Begin(AuditPlan{Entries: entries, CRL: hasCRL})
+	}
+	cache := newLintCache(entries, idx.LintSigners, opts.Relint)
+	sigs := newSigMemo()
+	reports := make([]Report, min(auditBatch, len(entries)))
+	for start := 0; start < len(entries); start += auditBatch {
+		n := min(auditBatch, len(entries)-start)
+		_ = forEachParallel(n, func(i int) error {
+			reports[i] = s.auditEntry(entries[start+i], root, src, cache, sigs, opts)
+			return nil
+		})
+		for i := 0; i < n; i++ {
+			e := entries[start+i]
+			if err := fn(AuditEntry{Name: e.Name, Kind: e.Kind, Report: reports[i]}); err != nil {
+				return err
+			}
+			reports[i] = Report{}
+		}
+		if opts.Progress != nil {
+			opts.Progress(start+n, len(entries))
+		}
+	}
+	if hasCRL {
+		if err := fn(auditCRL(idx, crls, opts)); err != nil {
+			return err
+		}
+	}
+	if !opts.NoLint {
+		s.storeLints(cache)
+	}
+	return nil
 }
 
 // KindCRL names the store audit's entry about the CRL files.
@@ -63,19 +139,11 @@ func (s *Store) crlDERs() [][]byte {
 
 // auditCRL is the audit's entry about revocation as a whole: a CRL that
 // expired or expires within opts.WarnWithin, and revocations that no CRL
-// lists yet; nil when the store has neither CRLs nor revocations.
-func (s *Store) auditCRL(entries []Entry, opts AuditOptions) *AuditEntry {
+// lists yet (the audit adds it when the store has CRLs or revocations).
+func auditCRL(idx index, files [][]byte, opts AuditOptions) AuditEntry {
 	at := opts.At
 	if at.IsZero() {
 		at = time.Now()
-	}
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil
-	}
-	files := s.crlDERs()
-	if len(files) == 0 && len(idx.Revoked) == 0 {
-		return nil
 	}
 	var checks []Check
 	add := func(st CheckStatus, summary, fix string, ev ...string) {
@@ -110,13 +178,13 @@ func (s *Store) auditCRL(entries []Entry, opts AuditOptions) *AuditEntry {
 	if len(pending) > 0 {
 		add(StatusWarn, fmt.Sprintf("%d revocation(s) are on no CRL yet: peers that check a CRL file still accept them", len(pending)), "publish them: mtlskit crl", pending...)
 	}
-	return &AuditEntry{Name: "crl", Kind: KindCRL, Report: Report{Checks: checks, Path: []string{}}}
+	return AuditEntry{Name: "crl", Kind: KindCRL, Report: Report{Checks: checks, Path: []string{}}}
 }
 
-func (s *Store) auditEntry(e Entry, root *x509.Certificate, crls [][]byte, opts AuditOptions) Report {
-	in := Input{Roots: []*x509.Certificate{root}, At: opts.At, WarnWithin: opts.WarnWithin, NoLint: opts.NoLint}
-	if len(crls) > 0 && !e.Kind.IsCA() {
-		in.Revocation = &RevocationSource{CRLs: crls, FreshnessElsewhere: true}
+func (s *Store) auditEntry(e Entry, root *x509.Certificate, crls *RevocationSource, cache *lintCache, sigs *sigMemo, opts AuditOptions) Report {
+	in := Input{Roots: []*x509.Certificate{root}, At: opts.At, WarnWithin: opts.WarnWithin, NoLint: opts.NoLint, lint: cache.lint, sigs: sigs}
+	if crls != nil && !e.Kind.IsCA() {
+		in.Revocation = crls
 	}
 	switch e.Kind {
 	case KindServer:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -317,6 +318,10 @@ func FuzzReadIndex(f *testing.F) {
 	f.Add([]byte(`{"version":1,"entries":[]}`))
 	f.Add([]byte(`{"version":1,"entries":[{"name":"root","kind":"root","cert":"ca/root.pem","key":"ca/root-key.pem"},` +
 		`{"name":"alice","kind":"client","serial":"0a","sans":[],"not_after":"2030-01-01T00:00:00Z","cert":"issued/alice/cert.pem","key":"issued/alice/key.pem","chain":"issued/alice/chain.pem"}]}`))
+	f.Add([]byte(`{"version":1,"ca":{"crl_url":"http://x/crl","crl_number":3},"lint_signers":{"ab":"zlint v3.7.3 0a"},"revoked":[` + "\n" +
+		`{"serial":"0a","name":"alice","revoked_at":"2026-01-02T03:04:05Z","reason_code":5,"reason":"cessationOfOperation","issuer_key_id":"ff","not_after":"2027-01-01T00:00:00.5+01:00"}` + "\n" +
+		`],"entries":[` + "\n" + `{"name":"alice","kind":"client","serial":"0a","common_name":"al\u00e9 \"x\" <b>","sans":["spiffe://c/a"],"not_after":"2030-01-01T00:00:00.123456789Z",` +
+		`"cert":"issued/alice/cert.pem","lint":{"by":"zlint v3.7.3 0a","findings":[{"id":"w_x","status":"warn","source":"Community","details":"d"}]},"extra":[1,2.5e3,true,{"a":false}]}` + "\n" + `]}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Add([]byte(`{"version":1,"entries":[{"name":"x","kind":"client","cert":"../../etc/passwd"}]}`))
 	f.Add([]byte(`{"version":1,"entries":[{"name":"x","kind":"client","cert":"/etc/passwd"}]}`))
@@ -328,7 +333,7 @@ func FuzzReadIndex(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte{0xff, 0xfe, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		idx, err := parseIndex("pki/index.json", data)
+		idx, err := parseIndex("pki/index.json", string(data))
 		oneLineErr(t, err)
 		if err != nil {
 			if !strings.Contains(err.Error(), "index pki/index.json") {
@@ -346,7 +351,26 @@ func FuzzReadIndex(f *testing.F) {
 				t.Fatalf("accepted name %q", e.Name)
 			}
 		}
-		// Sorting as List does, finding and removing must not panic.
+		// The fast decoder reads what it accepts exactly as encoding/json
+		// does, and what the index writer makes of it reads back the same.
+		if fast, err := decodeIndexFast(string(data)); err == nil {
+			slow, err := decodeIndexSlow(data)
+			if err != nil {
+				t.Fatalf("the fast decoder accepts what encoding/json refuses (%v)", err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast and encoding/json decoding differ:\n%+v\n%+v", fast, slow)
+			}
+		}
+		written := encodeIndex(&index{Version: idx.Version, CA: idx.CA, Revoked: idx.Revoked, LintSigners: idx.LintSigners, Entries: idx.listed()})
+		again, err := decodeIndexFast(string(written))
+		if err != nil {
+			t.Fatalf("the fast decoder refuses what the writer wrote (%v):\n%s", err, written)
+		}
+		if rewritten := encodeIndex(&again); !bytes.Equal(rewritten, written) {
+			t.Fatalf("index changed across a write and a read:\n%s\n%s", written, rewritten)
+		}
+		// Finding and removing must not panic.
 		idx.find("alice")
 		idx.remove("alice")
 	})

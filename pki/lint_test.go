@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtlskit/mtlskit/pki/zlinter"
 )
 
 // TestLintCatchesDefects: Lint is not a no-op. A certificate with the
@@ -124,11 +126,32 @@ func TestLintWaiversDocumented(t *testing.T) {
 			continue
 		}
 		id := strings.Trim(strings.Split(line, "|")[1], " `")
-		if _, ok := lintWaivers[id]; !ok {
-			t.Errorf("docs/lints.md lists %s, which pki/lint.go does not waive (waivers: %v)", id, ids)
+		if _, ok := lintWaiverReasons[id]; !ok {
+			t.Errorf("docs/lints.md lists %s, which pki/lint.go (lintWaiverReasons) does not waive (waivers: %v)", id, ids)
 		}
 	}
 	if !strings.Contains(string(doc), "RFC5280") || !strings.Contains(string(doc), "Community") {
 		t.Error("docs/lints.md does not name the sources run")
+	}
+}
+
+// TestLinterInStep: what pki says of linting is what pki/zlinter does:
+// the same sources, waivers and signer lints.
+func TestLinterInStep(t *testing.T) {
+	if strings.Join(LintSources, ",") != strings.Join(zlinter.Sources, ",") {
+		t.Errorf("LintSources %v, zlinter.Sources %v", LintSources, zlinter.Sources)
+	}
+	if strings.Join(signerLints, ",") != strings.Join(zlinter.SignerLints, ",") {
+		t.Errorf("signerLints %v, zlinter.SignerLints %v", signerLints, zlinter.SignerLints)
+	}
+	for id := range zlinter.Waivers {
+		if _, ok := lintWaiverReasons[id]; !ok {
+			t.Errorf("zlinter waives %s, which has no reason in pki", id)
+		}
+	}
+	for id := range lintWaiverReasons {
+		if _, ok := zlinter.Waivers[id]; !ok {
+			t.Errorf("pki gives a reason to waive %s, which zlinter does not waive", id)
+		}
 	}
 }

@@ -167,10 +167,14 @@ func certSum(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// The test-only crash points, in the order a writer passes them. Issue,
-// IssueMany and SignCSR pass the issue-* points (issue-aside only with
-// --force over an existing name), Init the init-* points; both pass
-// locked and the atomic-* points of the index update. Only a build with
+// The test-only crash points, roughly in the order a writer passes them.
+// Issue, IssueMany and SignCSR pass the issue-* points (issue-aside only
+// with --force over an existing name), Init the init-* points; both pass
+// locked and the atomic-* points of the index update. Issue and Init
+// write and sync the index's temporary file while the certificate files
+// are synced (atomic-partial and atomic-written may come before
+// issue-written or init-written), and rename it only after every
+// directory is in place (atomic-renamed). Only a build with
 // -tags mtlskit_crashtest stops at them (crash_on.go); in every other
 // build crashPoint is an empty function (crash_off.go).
 const (
@@ -181,6 +185,7 @@ const (
 	crashIssueWritten  = "issue-written"  // every file written and synced
 	crashIssueAside    = "issue-aside"    // --force: old issued/NAME moved aside, new not in place
 	crashIssueRenamed  = "issue-renamed"  // issued/NAME in place, index not updated
+	crashAtomicPartial = "atomic-partial" // half of index.json's temporary file written
 	crashAtomicWritten = "atomic-written" // index.json's temporary file written and synced
 	crashAtomicRenamed = "atomic-renamed" // index.json replaced, directory not synced
 	crashIssueIndexed  = "issue-indexed"  // index written; replaced directory not yet removed

@@ -4,18 +4,18 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,6 +65,9 @@ type Entry struct {
 	// RenewedFrom is the serial of the certificate this one renewed
 	// (`mtlskit renew`); its record is in the index's superseded list.
 	RenewedFrom string `json:"renewed_from,omitempty"`
+	// lint is the certificate's cached zlint findings (lint_cache.go),
+	// kept in the index only.
+	lint *lintRecord
 }
 
 type index struct {
@@ -77,6 +80,10 @@ type index struct {
 	// Superseded records every certificate a renewal replaced, oldest
 	// first (renew.go).
 	Superseded []Supersession `json:"superseded,omitempty"`
+	// LintSigners are the signing keys (SPKI SHA-256, first 16 bytes,
+	// hex) a certificate of which passed the signer lints, with the
+	// LintKey of that run (lint_cache.go).
+	LintSigners map[string]string `json:"lint_signers,omitempty"`
 }
 
 // PassphraseFunc supplies the passphrase of an encrypted CA key when one
@@ -178,21 +185,21 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		if err := writeCAFiles(tmp, root, rootCertFile, rootKeyFile, opts.Passphrase); err != nil {
+		// The new index is written and synced with the CA files, and
+		// renamed into place after the swap (commit). The CA certificates
+		// are linted by the first audit (lint_cache.go).
+		files := &newFiles{}
+		defer files.close()
+		if err := writeCAFiles(files, tmp, root, rootCertFile, rootKeyFile, opts.Passphrase); err != nil {
 			return err
 		}
 		if inter != nil {
-			if err := writeCAFiles(tmp, inter, interCertFile, interKeyFile, opts.Passphrase); err != nil {
+			if err := writeCAFiles(files, tmp, inter, interCertFile, interKeyFile, opts.Passphrase); err != nil {
 				return err
 			}
 		}
-		if err := syncDir(tmp); err != nil {
-			return err
-		}
-		crashPoint(crashInitWritten)
-		// ca/ always exists here (ensureDir), so it always goes aside.
-		swap := []swap{{tmp: tmp, final: s.path(caDir), aside: s.path(asidePrefix + caDir), replace: true}}
-		return s.commit(swap, s.Dir, initPoints, func() error {
+		var idxFile *atomicFile
+		prepare := func() error {
 			now := time.Now().UTC()
 			out = append(out, entryFor("root", KindRoot, root.Cert, now, filepath.Join(caDir, rootCertFile), filepath.Join(caDir, rootKeyFile), ""))
 			if inter != nil {
@@ -210,8 +217,23 @@ func (s *Store) Init(opts InitOptions) ([]Entry, error) {
 			if opts.CRLURL != "" || opts.OCSPURL != "" {
 				idx.CA = &CAInfo{CRLURL: opts.CRLURL, OCSPURL: opts.OCSPURL}
 			}
-			return s.writeIndex(idx)
-		})
+			var err error
+			idxFile, err = s.prepareIndex(idx)
+			return err
+		}
+		flushes := append(files.flushes(), func() error { return syncDir(tmp) }, prepare)
+		err = syncAll(flushes...)
+		if cerr := files.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			idxFile.discard()
+			return err
+		}
+		crashPoint(crashInitWritten)
+		// ca/ always exists here (ensureDir), so it always goes aside.
+		swap := []swap{{tmp: tmp, final: s.path(caDir), aside: s.path(asidePrefix + caDir), replace: true}}
+		return s.commit(swap, s.Dir, initPoints, idxFile)
 	})
 	if err != nil {
 		return nil, err
@@ -279,14 +301,21 @@ var (
 )
 
 // commit is the second half of every store write (Init, Issue, IssueMany,
-// SignCSR), once the new directories are written: it marks the store
-// pending, renames each swap into place (moving the old one aside first,
-// and back if the rename fails), syncs parent (the directory that holds
-// the finals), runs writeIndex, and only then removes the directories
-// moved aside. A writer killed between any two steps leaves the pending
-// mark or a directory aside, which the next writer repairs under the
-// lock (recoverLocked, reconcile); docs/store.md walks through the cases.
-func (s *Store) commit(swaps []swap, parent string, at commitPoints, writeIndex func() error) error {
+// SignCSR), once the new directories and the new index (idxFile) are
+// written and synced: it marks the store pending, renames each swap into
+// place (moving the old one aside first, and back if the rename fails),
+// syncs parent (the directory that holds the finals), renames the index
+// into place and syncs its directory, and only then removes the
+// directories moved aside. A writer killed between any two steps leaves
+// the pending mark or a directory aside, which the next writer repairs
+// under the lock (recoverLocked, reconcile); docs/store.md walks through
+// the cases.
+func (s *Store) commit(swaps []swap, parent string, at commitPoints, idxFile *atomicFile) (err error) {
+	defer func() {
+		if err != nil {
+			idxFile.discard()
+		}
+	}()
 	if err := writeNewFile(s.path(pendingName), nil, pubFileMode, false); err != nil {
 		return err
 	}
@@ -311,7 +340,7 @@ func (s *Store) commit(swaps []swap, parent string, at commitPoints, writeIndex 
 	if err := syncDir(parent); err != nil {
 		return err
 	}
-	if err := writeIndex(); err != nil {
+	if err := idxFile.commit(); err != nil {
 		return err
 	}
 	crashPoint(at.indexed)
@@ -338,15 +367,17 @@ func withoutCA(es []Entry) []Entry {
 	return out
 }
 
-func writeCAFiles(dir string, ca *Issued, certName, keyName string, passphrase []byte) error {
+// writeCAFiles writes a CA's key and certificate into dir, unsynced
+// (files holds them open for one flush).
+func writeCAFiles(files *newFiles, dir string, ca *Issued, certName, keyName string, passphrase []byte) error {
 	keyPEM, err := encodeKey(ca, passphrase)
 	if err != nil {
 		return err
 	}
-	if err := writeNewFile(filepath.Join(dir, keyName), keyPEM, keyFileMode, true); err != nil {
+	if err := files.write(filepath.Join(dir, keyName), keyPEM, keyFileMode); err != nil {
 		return err
 	}
-	return writeNewFile(filepath.Join(dir, certName), EncodeCertsPEM(ca.Cert), pubFileMode, true)
+	return files.write(filepath.Join(dir, certName), EncodeCertsPEM(ca.Cert), pubFileMode)
 }
 
 func encodeKey(i *Issued, passphrase []byte) ([]byte, error) {
@@ -452,7 +483,20 @@ func (s *Store) loadCA(certName, keyName string, pass PassphraseFunc) (*Issuer, 
 	return &Issuer{Cert: cert, Key: key}, nil
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
+// validName is ^[A-Za-z0-9][A-Za-z0-9._@-]*$ (a loop: the index checks
+// 100,000 names on every read).
+func validName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '@' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return name != ""
+}
 
 // CheckName validates a certificate name used as a directory name.
 func CheckName(name string) error {
@@ -461,7 +505,7 @@ func CheckName(name string) error {
 		return ErrNameEmpty
 	case len(name) > maxNameLength:
 		return detailf(ErrNameTooLong, "name %.20q... is %d characters long, over the limit of %d", name, len(name), maxNameLength)
-	case !nameRE.MatchString(name) || strings.Contains(name, ".."):
+	case !validName(name) || strings.Contains(name, ".."):
 		return detailf(ErrNameInvalid, "name %q may hold only letters, digits and . _ @ - (not first)", name)
 	}
 	return nil
@@ -507,7 +551,7 @@ type IssueOptions struct {
 // Issue signs req with the store's CA and records the certificate, key
 // and chain under issued/NAME.
 func (s *Store) Issue(req Request, opts IssueOptions) (*Entry, *Issued, error) {
-	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }}}, opts)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(req) }}}, opts, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -527,7 +571,7 @@ func (s *Store) IssueMany(reqs []Request, names []string, opts IssueOptions) ([]
 		r := r
 		items[i] = pending{name: names[i], req: r, make: func(iss *Issuer) (*Issued, error) { return iss.Issue(r) }}
 	}
-	return s.recordMany(items, opts)
+	return s.recordMany(items, opts, true)
 }
 
 // SignCSR certifies a CSR with the store's CA and records the certificate
@@ -539,7 +583,7 @@ func (s *Store) SignCSR(csr *x509.CertificateRequest, req Request, opts IssueOpt
 	if err != nil {
 		return nil, nil, err
 	}
-	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts)
+	es, is, err := s.recordMany([]pending{{name: opts.Name, req: req, make: func(iss *Issuer) (*Issued, error) { return iss.SignCSR(csr, req) }}}, opts, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -559,8 +603,11 @@ type pending struct {
 const syncEachBelow = 8
 
 // recordMany issues items under one lock and records them with one index
-// update: either all are recorded or none.
-func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issued, error) {
+// update: either all are recorded or none. With lint, zlint's findings go
+// into the index with them (IssueMany: a batch pays zlint's one-time
+// costs, about 15 ms a process, once for all); a single certificate is
+// linted by the first audit instead (lint_cache.go).
+func (s *Store) recordMany(items []pending, opts IssueOptions, lint bool) ([]Entry, []*Issued, error) {
 	if err := s.checkBatch(items); err != nil {
 		return nil, nil, err
 	}
@@ -582,6 +629,35 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 		if issued, err = signAll(items, iss, idx); err != nil {
 			return err
 		}
+		now := time.Now().UTC()
+		entries = make([]Entry, len(items))
+		certs := make([]*x509.Certificate, len(items))
+		for i, it := range items {
+			entries[i] = leafEntry(it.name, it.req.Kind, issued[i], now)
+			certs[i] = issued[i].Cert
+		}
+		// zlint runs while the files are written (CPU next to the file
+		// system's waits); the new index, with the findings, is written
+		// and synced with the files and renamed into place last.
+		var linted <-chan linted
+		if lint {
+			linted = lintAsync(idx.LintSigners, iss.Cert.PublicKey, certs)
+		}
+		var idxFile *atomicFile
+		prepare := func() error {
+			next := idx
+			if linted != nil {
+				l := <-linted
+				for i := range entries {
+					entries[i].lint = l.recs[i]
+				}
+				next.LintSigners = l.signers(idx.LintSigners)
+			}
+			next.Entries = withEntries(idx.Entries, entries)
+			var err error
+			idxFile, err = s.prepareIndex(next)
+			return err
+		}
 		tmps := make([]string, len(items))
 		defer func() {
 			for _, t := range tmps {
@@ -590,7 +666,8 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 				}
 			}
 		}()
-		if entries, err = s.writeLeaves(items, issued, tmps); err != nil {
+		if err := s.writeLeaves(items, issued, tmps, prepare); err != nil {
+			idxFile.discard()
 			return err
 		}
 		crashPoint(crashIssueWritten)
@@ -598,13 +675,7 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 		for i, it := range items {
 			swaps[i] = swap{tmp: tmps[i], final: s.path(issuedDir, it.name), aside: s.path(asidePrefix + asideIssued + it.name), replace: exists[i]}
 		}
-		return s.commit(swaps, s.path(issuedDir), issuePoints, func() error {
-			for i, it := range items {
-				idx.remove(it.name)
-				idx.Entries = append(idx.Entries, entries[i])
-			}
-			return s.writeIndex(idx)
-		})
+		return s.commit(swaps, s.path(issuedDir), issuePoints, idxFile)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -612,11 +683,27 @@ func (s *Store) recordMany(items []pending, opts IssueOptions) ([]Entry, []*Issu
 	return entries, issued, nil
 }
 
+// withEntries is entries with the leaves of the same names replaced by
+// add.
+func withEntries(entries, add []Entry) []Entry {
+	names := make(map[string]bool, len(add))
+	for _, e := range add {
+		names[e.Name] = true
+	}
+	out := make([]Entry, 0, len(entries)+len(add))
+	for _, e := range entries {
+		if e.Kind.IsCA() || !names[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return append(out, add...)
+}
+
 // checkBatch validates a batch before the store is touched: the kinds,
 // the names (DefaultName fills in empty ones) and that no name repeats;
 // and that the store has a CA.
 func (s *Store) checkBatch(items []pending) error {
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(items))
 	for i := range items {
 		it := &items[i]
 		if it.req.Kind != KindServer && it.req.Kind != KindClient {
@@ -643,10 +730,38 @@ func (s *Store) checkBatch(items []pending) error {
 // issued/) unless force is set, and reports which have a directory.
 func (s *Store) checkTaken(idx index, items []pending, force bool) ([]bool, error) {
 	exists := make([]bool, len(items))
+	indexed := make(map[string]*Entry, len(idx.Entries))
+	for i := range idx.Entries {
+		if e := &idx.Entries[i]; !e.Kind.IsCA() {
+			if _, dup := indexed[e.Name]; !dup {
+				indexed[e.Name] = e
+			}
+		}
+	}
+	// A large batch reads issued/ once rather than looking each name up.
+	var onDisk map[string]bool
+	if len(items) > 64 {
+		if d, err := os.Open(s.path(issuedDir)); err == nil {
+			names, err := d.Readdirnames(-1)
+			d.Close()
+			if err == nil {
+				onDisk = make(map[string]bool, len(names))
+				for _, n := range names {
+					onDisk[n] = true
+				}
+			}
+		} else if errors.Is(err, fs.ErrNotExist) {
+			onDisk = map[string]bool{}
+		}
+	}
 	for i, it := range items {
-		_, statErr := os.Stat(s.path(issuedDir, it.name))
-		exists[i] = statErr == nil
-		if prev := idx.find(it.name); (prev != nil || exists[i]) && !force {
+		if onDisk != nil {
+			exists[i] = onDisk[it.name]
+		} else {
+			_, statErr := os.Stat(s.path(issuedDir, it.name))
+			exists[i] = statErr == nil
+		}
+		if prev := indexed[it.name]; (prev != nil || exists[i]) && !force {
 			taken := &NameTakenError{Name: it.name}
 			if prev != nil {
 				taken.Issued = prev.Created
@@ -666,7 +781,7 @@ func signAll(items []pending, iss *Issuer, idx index) ([]*Issued, error) {
 	}); err != nil {
 		return nil, err
 	}
-	serials := map[string]bool{}
+	serials := make(map[string]bool, len(idx.Entries)+len(items))
 	for _, e := range idx.Entries {
 		serials[e.Serial] = true
 	}
@@ -684,32 +799,33 @@ func signAll(items []pending, iss *Issuer, idx index) ([]*Issued, error) {
 
 // writeLeaves writes each certificate's files into a new temporary
 // directory under issued/ (tmps[i], for the caller to remove), in
-// parallel, synced file by file for small batches and with one file
-// system flush for large ones. It returns the index entries.
-func (s *Store) writeLeaves(items []pending, issued []*Issued, tmps []string) ([]Entry, error) {
+// parallel, synced file by file for small batches (all flushes at once)
+// and with one file system flush for large ones. alongside (the new
+// index) runs at the same time, and has finished when it returns.
+func (s *Store) writeLeaves(items []pending, issued []*Issued, tmps []string, alongside func() error) error {
 	if err := ensureDir(s.path(issuedDir)); err != nil {
-		return nil, err
+		return err
 	}
 	syncEach := !haveSyncfs || len(items) < syncEachBelow
-	entries := make([]Entry, len(items))
-	now := time.Now().UTC()
-	if err := forEachParallel(len(items), func(i int) (err error) {
+	var sideErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sideErr = alongside()
+	}()
+	err := forEachParallel(len(items), func(i int) (err error) {
 		it := items[i]
 		if tmps[i], err = os.MkdirTemp(s.path(issuedDir), tmpPrefix+it.name+"-"); err != nil {
 			return err
 		}
 		crashPoint(crashIssueTmpDir)
-		entries[i], err = writeLeafFiles(tmps[i], it.name, it.req.Kind, issued[i], now, syncEach)
-		return err
-	}); err != nil {
-		return nil, err
+		return writeLeafFiles(tmps[i], issued[i], syncEach)
+	})
+	if err == nil && !syncEach {
+		err = syncFileSystem(s.path(issuedDir))
 	}
-	if !syncEach {
-		if err := syncFileSystem(s.path(issuedDir)); err != nil {
-			return nil, err
-		}
-	}
-	return entries, nil
+	<-done
+	return errors.Join(err, sideErr)
 }
 
 // forEachParallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and
@@ -717,61 +833,79 @@ func (s *Store) writeLeaves(items []pending, issued []*Issued, tmps []string) ([
 // on separate directories, so both spread over the cores.
 func forEachParallel(n int, fn func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		var errs []error
+		for i := 0; i < n; i++ {
+			if err := fn(i); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	next := make(chan int)
+	var next atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
 				errs[i] = fn(i)
 			}
 		}()
 	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // writeLeafFiles writes key.pem (when the key is known), cert.pem and
-// chain.pem into dir and returns the index entry for them.
-func writeLeafFiles(dir, name string, kind Kind, issued *Issued, now time.Time, sync bool) (Entry, error) {
-	rel := filepath.Join(issuedDir, name)
-	keyRel := ""
+// chain.pem into dir; with sync, it flushes them and dir at once.
+func writeLeafFiles(dir string, issued *Issued, sync bool) error {
+	files := &newFiles{}
+	defer files.close()
 	if issued.Key != nil {
 		keyPEM, err := EncodeKeyPEM(issued.Key)
 		if err != nil {
-			return Entry{}, err
+			return err
 		}
-		if err := writeNewFile(filepath.Join(dir, leafKeyFile), keyPEM, keyFileMode, sync); err != nil {
-			return Entry{}, err
+		if err := files.write(filepath.Join(dir, leafKeyFile), keyPEM, keyFileMode); err != nil {
+			return err
 		}
 		crashPoint(crashIssueKey)
-		keyRel = filepath.Join(rel, leafKeyFile)
 	}
-	if err := writeNewFile(filepath.Join(dir, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode, sync); err != nil {
-		return Entry{}, err
+	if err := files.write(filepath.Join(dir, leafCertFile), EncodeCertsPEM(issued.Cert), pubFileMode); err != nil {
+		return err
 	}
 	crashPoint(crashIssueCert)
 	if len(issued.Chain) == 0 {
 		// A leaf signed by the root has nothing to add: chain.pem is the
 		// same bytes, and a hard link costs a tenth of a new file.
 		if err := os.Link(filepath.Join(dir, leafCertFile), filepath.Join(dir, leafChainFile)); err != nil {
-			return Entry{}, err
+			return err
 		}
-	} else if err := writeNewFile(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode, sync); err != nil {
-		return Entry{}, err
+	} else if err := files.write(filepath.Join(dir, leafChainFile), EncodeCertsPEM(issued.FullChain()...), pubFileMode); err != nil {
+		return err
 	}
 	if sync {
-		if err := syncDir(dir); err != nil {
-			return Entry{}, err
+		if err := syncAll(append(files.flushes(), func() error { return syncDir(dir) })...); err != nil {
+			return err
 		}
 	}
-	return entryFor(name, kind, issued.Cert, now, filepath.Join(rel, leafCertFile), keyRel, filepath.Join(rel, leafChainFile)), nil
+	return files.close()
+}
+
+// leafEntry is the index entry of a leaf written by writeLeafFiles.
+func leafEntry(name string, kind Kind, issued *Issued, now time.Time) Entry {
+	rel := filepath.Join(issuedDir, name)
+	keyRel := ""
+	if issued.Key != nil {
+		keyRel = filepath.Join(rel, leafKeyFile)
+	}
+	return entryFor(name, kind, issued.Cert, now, filepath.Join(rel, leafCertFile), keyRel, filepath.Join(rel, leafChainFile))
 }
 
 func entryFor(name string, kind Kind, c *x509.Certificate, created time.Time, cert, key, chain string) Entry {
@@ -810,7 +944,7 @@ func (x *index) remove(name string) {
 }
 
 func (s *Store) readIndex() (index, error) {
-	data, err := os.ReadFile(s.path(indexFile))
+	data, err := readFileString(s.path(indexFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return index{Version: indexVersion}, nil
 	}
@@ -820,18 +954,37 @@ func (s *Store) readIndex() (index, error) {
 	return parseIndex(s.path(indexFile), data)
 }
 
+// readFileString reads a file into a string without a second copy (the
+// index's strings are pieces of it).
+func readFileString(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil {
+		b.Grow(int(fi.Size()) + 1)
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
 // parseIndex decodes index.json (read from path) and checks what the
 // store relies on: a known version, known kinds, valid names and file
 // paths that stay inside the store. Its error is one line.
-func parseIndex(path string, data []byte) (index, error) {
-	var idx index
-	if err := json.Unmarshal(data, &idx); err != nil {
+func parseIndex(path string, data string) (index, error) {
+	idx, err := decodeIndex(data)
+	if err != nil {
 		return index{}, fmt.Errorf("index %s is damaged (%s): restore it from a backup", path, oneLine(err.Error()))
 	}
 	if idx.Version > indexVersion {
 		return index{}, fmt.Errorf("index %s has version %d, newer than this mtlskit understands (%d): upgrade mtlskit", path, idx.Version, indexVersion)
 	}
-	for i, e := range idx.Entries {
+	for i := range idx.Entries {
+		e := &idx.Entries[i]
 		bad := ""
 		switch {
 		case e.Kind != KindRoot && e.Kind != KindIntermediate && e.Kind != KindServer && e.Kind != KindClient:
@@ -863,18 +1016,55 @@ func oneLine(s string) string {
 }
 
 func (s *Store) writeIndex(idx index) error {
+	f, err := s.prepareIndex(idx)
+	if err != nil {
+		return err
+	}
+	return f.commit()
+}
+
+// prepareIndex writes idx to a temporary file beside index.json and
+// syncs it, for commit to rename: entries in list order (CAs first, then
+// by name), one a line (index_codec.go).
+func (s *Store) prepareIndex(idx index) (*atomicFile, error) {
 	idx.Version = indexVersion
 	entries := make([]Entry, len(idx.Entries))
 	for i, e := range idx.Entries {
 		e.Revoked = nil // kept in idx.Revoked only
 		entries[i] = e
 	}
+	sortEntries(entries)
 	idx.Entries = entries
-	data, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return err
+	return prepareAtomic(s.path(indexFile), encodeIndex(&idx), pubFileMode)
+}
+
+// listRank orders kinds in a listing: root, intermediate, then leaves.
+func listRank(k Kind) int {
+	switch k {
+	case KindRoot:
+		return 0
+	case KindIntermediate:
+		return 1
 	}
-	return writeFileAtomic(s.path(indexFile), append(data, '\n'), pubFileMode)
+	return 2
+}
+
+func listLess(a, b *Entry) bool {
+	if ra, rb := listRank(a.Kind), listRank(b.Kind); ra != rb {
+		return ra < rb
+	}
+	return a.Name < b.Name
+}
+
+// sortEntries puts entries in list order, stably (the index is written
+// that way, so reading it needs no sort).
+func sortEntries(es []Entry) {
+	for i := 1; i < len(es); i++ {
+		if listLess(&es[i], &es[i-1]) {
+			sort.SliceStable(es, func(i, j int) bool { return listLess(&es[i], &es[j]) })
+			return
+		}
+	}
 }
 
 // List returns every entry of the index, CAs first, then by name.
@@ -887,26 +1077,23 @@ func (s *Store) List() ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	es := idx.Entries
-	for i := range es {
-		es[i].Revoked = idx.revocation(es[i].Serial)
+	return idx.listed(), nil
+}
+
+// listed returns the entries in list order with their revocations.
+func (x *index) listed() []Entry {
+	es := x.Entries
+	if len(x.Revoked) > 0 {
+		revoked := make(map[string]*Revocation, len(x.Revoked))
+		for i := len(x.Revoked) - 1; i >= 0; i-- { // the first of a serial wins, as in revocation
+			revoked[x.Revoked[i].Serial] = &x.Revoked[i]
+		}
+		for i := range es {
+			es[i].Revoked = revoked[es[i].Serial]
+		}
 	}
-	rank := map[Kind]int{KindRoot: 0, KindIntermediate: 1}
-	sort.SliceStable(es, func(i, j int) bool {
-		ri, iok := rank[es[i].Kind]
-		rj, jok := rank[es[j].Kind]
-		if !iok {
-			ri = 2
-		}
-		if !jok {
-			rj = 2
-		}
-		if ri != rj {
-			return ri < rj
-		}
-		return es[i].Name < es[j].Name
-	})
-	return es, nil
+	sortEntries(es)
+	return es
 }
 
 // Get returns the index entry of an issued certificate.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -70,24 +69,6 @@ func completionCommand() *cli.Command {
 			default:
 				return usagef("completion: shell %q is not supported: use bash, zsh or fish", sh)
 			}
-			return nil
-		},
-	}
-}
-
-// manCommand prints the man page generated from the command definitions
-// (`make man` writes it to docs/mtlskit.1).
-func manCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "man",
-		Usage:  "print the mtlskit(1) man page",
-		Hidden: true,
-		Action: func(c *cli.Context) error {
-			s, err := c.App.ToManWithSection(1)
-			if err != nil {
-				return failf("man: %v", err)
-			}
-			fmt.Fprint(c.App.Writer, strings.TrimLeft(s, "\n"))
 			return nil
 		},
 	}

@@ -38,7 +38,7 @@ func crashBinary(t *testing.T) string {
 	t.Helper()
 	crashBin.once.Do(func() {
 		crashBin.path = filepath.Join(filepath.Dir(binPath), "mtlskit-crashtest")
-		build := exec.Command("go", "build", "-tags", "mtlskit_crashtest", "-o", crashBin.path, ".")
+		build := exec.Command("go", "build", "-tags", "mtlskit_crashtest,"+productTags, "-o", crashBin.path, ".")
 		crashBin.out, crashBin.err = build.CombinedOutput()
 	})
 	if crashBin.err != nil {

@@ -48,7 +48,7 @@ func lintAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usagef("lint needs exactly one NAME or FILE argument, got %d", c.NArg())
 	}
-	file, certs, err := lintTarget(c, c.Args().First())
+	file, certs, cached, err := lintTarget(c, c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,11 @@ func lintAction(c *cli.Context) error {
 	rank := map[string]int{"pass": 0, "warn": 1, "fail": 2}
 	for _, crt := range certs {
 		one := lintedCert{Subject: crt.Subject.String(), File: file, Result: "pass", Findings: []lintFinding{}}
-		for _, f := range pki.Lint(crt) {
+		fs := cached
+		if fs == nil {
+			fs = pki.Lint(crt)
+		}
+		for _, f := range fs {
 			one.Findings = append(one.Findings, lintFinding{f.ID, f.Status, f.Source, f.Details})
 			switch {
 			case f.Status == "error" || f.Status == "fatal":
@@ -108,38 +112,43 @@ func printLint(c *cli.Context, out lintOutput) {
 }
 
 // lintTarget reads the certificates to lint: a file (all of its
-// certificates), or else a name in the store (its certificate).
-func lintTarget(c *cli.Context, arg string) (label string, certs []*x509.Certificate, err error) {
+// certificates), or else a name in the store (its certificate, with the
+// findings the index keeps for it when the file is the one indexed and
+// they were computed by today's zlint: cached is then non-nil).
+func lintTarget(c *cli.Context, arg string) (label string, certs []*x509.Certificate, cached []pki.LintFinding, err error) {
 	if fi, statErr := os.Stat(arg); statErr == nil && !fi.IsDir() {
 		data, err := os.ReadFile(arg)
 		if err != nil {
-			return "", nil, failf("%s cannot be read (%s): check the path", arg, errText(err))
+			return "", nil, nil, failf("%s cannot be read (%s): check the path", arg, errText(err))
 		}
 		certs, check := pki.ReadCertFile(arg, "the file", data)
 		if check.Status == pki.StatusFail {
-			return "", nil, failf("%s: %s: %s", arg, check.Summary, check.Fix)
+			return "", nil, nil, failf("%s: %s: %s", arg, check.Summary, check.Fix)
 		}
-		return arg, certs, nil
+		return arg, certs, nil, nil
 	}
 	store := storeOf(c)
 	if !store.HasCA() {
-		return "", nil, failf("%s is neither a file nor a certificate in a store (no store at %s): pass a certificate file or --dir", arg, store.Dir)
+		return "", nil, nil, failf("%s is neither a file nor a certificate in a store (no store at %s): pass a certificate file or --dir", arg, store.Dir)
 	}
 	if err := pki.CheckName(arg); err != nil {
-		return "", nil, failf("%s is neither a file nor a certificate name in %s: see `mtlskit list`", arg, store.Dir)
+		return "", nil, nil, failf("%s is neither a file nor a certificate name in %s: see `mtlskit list`", arg, store.Dir)
 	}
 	e, err := store.Get(arg)
 	if err != nil {
-		return "", nil, failf("%s is not a file, and %v", arg, err)
+		return "", nil, nil, failf("%s is not a file, and %v", arg, err)
 	}
 	path := store.Path(e.Cert)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", nil, failf("%s cannot be read (%s): restore it or reissue %s", path, errText(err), arg)
+		return "", nil, nil, failf("%s cannot be read (%s): restore it or reissue %s", path, errText(err), arg)
 	}
 	certs, check := pki.ReadCertFile(path, "the file", data)
 	if check.Status == pki.StatusFail {
-		return "", nil, failf("%s: %s", path, check.Summary)
+		return "", nil, nil, failf("%s: %s", path, check.Summary)
 	}
-	return path, certs[:1], nil
+	if fs, ok := e.CachedLint(certs[0]); ok {
+		cached = append([]pki.LintFinding{}, fs...)
+	}
+	return path, certs[:1], cached, nil
 }

@@ -18,6 +18,10 @@ import (
 // as a user would.
 var binPath string
 
+// productTags are the build tags of the product (Makefile: build), which
+// the binary the tests drive is built with.
+const productTags = "urfave_cli_no_docs"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mtlskit-bin-")
 	if err != nil {
@@ -25,10 +29,20 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "mtlskit")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-tags", productTags, "-o", binPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building mtlskit:", err)
+		os.Exit(1)
+	}
+	// mtlskit lints through mtlskit-lint, found next to it (and so do
+	// the tests that lint in this process, through MTLSKIT_LINT).
+	helper := filepath.Join(dir, "mtlskit-lint")
+	os.Setenv("MTLSKIT_LINT", helper)
+	build = exec.Command("go", "build", "-o", helper, "../mtlskit-lint")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building mtlskit-lint:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -34,7 +35,7 @@ func verifyCommand() *cli.Command {
 			"               [--host localhost | --ip 127.0.0.1] [--purpose server|client] [--at 2027-01-01T00:00:00Z] [--json]\n" +
 			"mtlskit verify --connect HOST:PORT|wss://HOST:PORT/PATH [--path /ws] [--cert client.pem --key client.key]\n" +
 			"               [--ca ca.pem] [--no-echo] [--timeout 5s] [--json]   (probe a live endpoint layer by layer)\n" +
-			"mtlskit verify [--dir pki] [--warn-within 30d] [--json]   (audit every certificate of the store)",
+			"mtlskit verify [--dir pki] [--warn-within 30d] [--relint] [--json]   (audit every certificate of the store)",
 		Description: "Exit status: 0 when every check passes (warnings allowed), 1 when any fails, 2 on a usage error. " +
 			"Check IDs and the JSON schema are in docs/verify.md.",
 		Flags: []cli.Flag{
@@ -54,6 +55,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "path", Usage: "--connect: the WebSocket path to upgrade (default /)"},
 			&cli.BoolFlag{Name: "no-echo", Usage: "--connect: stop at the upgrade, do not send a message"},
 			&cli.DurationFlag{Name: "timeout", Value: harness.DefaultTimeout, Usage: "--connect: limit for each layer"},
+			&cli.BoolFlag{Name: "relint", Usage: "store audit: run zlint on every certificate instead of taking the findings the index keeps from issue time"},
 		},
 		Action: verify,
 	}
@@ -129,6 +131,9 @@ func verify(c *cli.Context) error {
 	warnWithin, err := pki.ParseValidity(c.String("warn-within"))
 	if err != nil {
 		return usagef("--warn-within: %v", err)
+	}
+	if c.Bool("relint") && (c.IsSet("cert") || c.IsSet("connect")) {
+		return usagef("--relint is for the store audit (verify without --cert): a file is always linted afresh")
 	}
 	if !c.IsSet("cert") {
 		for _, f := range []string{"key", "ca", "chain", "host", "ip", "purpose", "crl", "check-revocation"} {
@@ -356,36 +361,57 @@ type auditedOne struct {
 
 func audit(c *cli.Context, at time.Time, warnWithin time.Duration) error {
 	store := storeOf(c)
-	entries, err := store.Audit(pki.AuditOptions{At: at, WarnWithin: warnWithin})
-	if err != nil {
-		return failf("verify: %v (or check a file: mtlskit verify --cert FILE)", err)
-	}
+	prog := newProgress(c.App.ErrWriter, "verify", "certificates audited")
+	opts := pki.AuditOptions{At: at, WarnWithin: warnWithin, Relint: c.Bool("relint"), Progress: prog.update}
 	out := auditOutput{SchemaVersion: verifySchemaVersion, Mode: "store", Dir: store.Dir, At: at.UTC(),
 		WarnWithin: pki.FormatValidity(warnWithin), Result: "pass", Certificates: []auditedOne{}}
 	failed := false
-	for _, e := range entries {
-		one := auditedOne{Name: e.Name, Kind: e.Kind, Result: "pass", Checks: e.Report.Checks, Path: e.Report.Path,
-			Trusted: e.Report.Trusted, GoVerify: e.Report.GoVerify, Counts: countStatuses(e.Report.Checks)}
-		if one.Path == nil {
-			one.Path = []string{}
-		}
-		switch {
-		case e.Report.Failed():
-			one.Result, failed = "fail", true
-		case len(e.Report.Warnings()) > 0:
-			one.Result = "warn"
-		}
-		out.Certificates = append(out.Certificates, one)
-	}
-	if failed {
-		out.Result = "fail"
-	}
 	if c.Bool("json") {
+		entries, err := store.Audit(opts)
+		if err != nil {
+			return failf("verify: %v (or check a file: mtlskit verify --cert FILE)", err)
+		}
+		for _, e := range entries {
+			one := audited(e)
+			failed = failed || one.Result == "fail"
+			out.Certificates = append(out.Certificates, one)
+		}
+		if failed {
+			out.Result = "fail"
+		}
 		if err := printJSON(c.App.Writer, out); err != nil {
 			return err
 		}
 	} else {
-		printAudit(c.App.Writer, out)
+		// The table is printed as the audit goes: 100,000 reports are
+		// never held at once.
+		w := bufio.NewWriterSize(c.App.Writer, 64<<10)
+		t := auditTable{w: w, p: palette{on: useColour(c.App.Writer)}}
+		opts.Begin = func(plan pki.AuditPlan) {
+			for _, e := range plan.Entries {
+				t.nameW, t.kindW = max(t.nameW, len(e.Name)), max(t.kindW, len(e.Kind))
+			}
+			if plan.CRL {
+				t.nameW, t.kindW = max(t.nameW, len("crl")), max(t.kindW, len(pki.KindCRL))
+			}
+			fmt.Fprintf(w, "%s (at %s, warning within %s)\n", t.p.bold("Store "+out.Dir), out.At.Format(time.RFC3339), out.WarnWithin)
+		}
+		err := store.AuditEach(opts, func(e pki.AuditEntry) error {
+			t.row(audited(e))
+			if w.Buffered() > 32<<10 {
+				return w.Flush()
+			}
+			return nil
+		})
+		if err != nil {
+			w.Flush()
+			return failf("verify: %v (or check a file: mtlskit verify --cert FILE)", err)
+		}
+		failed = t.nFail > 0
+		t.end()
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	if failed {
 		return silentFailure
@@ -393,39 +419,60 @@ func audit(c *cli.Context, at time.Time, warnWithin time.Duration) error {
 	return nil
 }
 
-func printAudit(w io.Writer, out auditOutput) {
-	p := palette{on: useColour(w)}
-	fmt.Fprintf(w, "%s (at %s, warning within %s)\n", p.bold("Store "+out.Dir), out.At.Format(time.RFC3339), out.WarnWithin)
-	nameW, kindW := 0, 0
-	for _, one := range out.Certificates {
-		nameW, kindW = max(nameW, len(one.Name)), max(kindW, len(one.Kind))
+// audited is one entry of the audit as the output shows it.
+func audited(e pki.AuditEntry) auditedOne {
+	one := auditedOne{Name: e.Name, Kind: e.Kind, Result: "pass", Checks: e.Report.Checks, Path: e.Report.Path,
+		Trusted: e.Report.Trusted, GoVerify: e.Report.GoVerify, Counts: countStatuses(e.Report.Checks)}
+	if one.Path == nil {
+		one.Path = []string{}
 	}
-	var nFail, nWarn int
-	for _, one := range out.Certificates {
-		status := pki.StatusPass
-		note := fmt.Sprintf("%d checks passed", one.Counts.Pass)
-		switch one.Result {
-		case "fail":
-			status, nFail = pki.StatusFail, nFail+1
-			note = fmt.Sprintf("%d failed, %d warning(s)", one.Counts.Fail, one.Counts.Warn)
-		case "warn":
-			status, nWarn = pki.StatusWarn, nWarn+1
-			note = fmt.Sprintf("%d warning(s)", one.Counts.Warn)
+	switch {
+	case e.Report.Failed():
+		one.Result = "fail"
+	case len(e.Report.Warnings()) > 0:
+		one.Result = "warn"
+	}
+	return one
+}
+
+// auditTable prints the store audit: a line per certificate with its
+// failed and warned checks below it, then the verdict.
+type auditTable struct {
+	w            io.Writer
+	p            palette
+	nameW, kindW int
+	n            int
+	nFail, nWarn int
+}
+
+func (t *auditTable) row(one auditedOne) {
+	t.n++
+	status := pki.StatusPass
+	note := fmt.Sprintf("%d checks passed", one.Counts.Pass)
+	switch one.Result {
+	case "fail":
+		status, t.nFail = pki.StatusFail, t.nFail+1
+		note = fmt.Sprintf("%d failed, %d warning(s)", one.Counts.Fail, one.Counts.Warn)
+	case "warn":
+		status, t.nWarn = pki.StatusWarn, t.nWarn+1
+		note = fmt.Sprintf("%d warning(s)", one.Counts.Warn)
+	}
+	fmt.Fprintf(t.w, "%s  %-*s  %-*s  %s\n", statusWord(t.p, status), t.nameW, one.Name, t.kindW, one.Kind, note)
+	var bad []pki.Check
+	for _, ch := range one.Checks {
+		if ch.Status == pki.StatusFail || ch.Status == pki.StatusWarn {
+			bad = append(bad, ch)
 		}
-		fmt.Fprintf(w, "%s  %-*s  %-*s  %s\n", statusWord(p, status), nameW, one.Name, kindW, one.Kind, note)
-		var bad []pki.Check
-		for _, ch := range one.Checks {
-			if ch.Status == pki.StatusFail || ch.Status == pki.StatusWarn {
-				bad = append(bad, ch)
-			}
-		}
-		printChecks(w, p, bad, "      ")
 	}
-	verdict := p.green("PASS")
-	if out.Result == "fail" {
-		verdict = p.red("FAIL")
+	printChecks(t.w, t.p, bad, "      ")
+}
+
+func (t *auditTable) end() {
+	verdict := t.p.green("PASS")
+	if t.nFail > 0 {
+		verdict = t.p.red("FAIL")
 	}
-	fmt.Fprintf(w, "%s: %d certificates, %d failed, %d with warnings\n", verdict, len(out.Certificates), nFail, nWarn)
+	fmt.Fprintf(t.w, "%s: %d certificates, %d failed, %d with warnings\n", verdict, t.n, t.nFail, t.nWarn)
 }
 
 // connectOutput is the --json form of a live probe (mode "connect").
