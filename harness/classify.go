@@ -61,7 +61,10 @@ var verifyMessages = []struct {
 	{"unable to verify the first certificate", ReasonUnknownCA},
 	// curl checks the host name itself, after the handshake.
 	{"no alternative certificate subject name matches target host name", ReasonHostMismatch},
-	// Node's error codes.
+	// Node's error codes. Its IP check says "IP: 127.0.0.1 is not in the
+	// cert's list", under the same ERR_TLS_CERT_ALTNAME_INVALID code as a
+	// host name mismatch, so it comes first.
+	{"is not in the cert's list", ReasonNoIPSAN},
 	{"cert_revoked", ReasonRevoked},
 	{"cert_has_expired", ReasonExpired},
 	{"cert_not_yet_valid", ReasonNotYetValid},

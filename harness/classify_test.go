@@ -12,6 +12,8 @@ func TestVerifyMessageReason(t *testing.T) {
 		{"openssl", "SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'", ReasonHostMismatch},
 		{"openssl", "certificate verify failed: unable to get local issuer certificate", ReasonUnknownCA},
 		{"node", "Error: certificate has expired (CERT_HAS_EXPIRED)", ReasonExpired},
+		{"node", "Error [ERR_TLS_CERT_ALTNAME_INVALID]: IP: 127.0.0.1 is not in the cert's list: ", ReasonNoIPSAN},
+		{"node", "Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames: Host: localhost. is not in the cert's altnames: DNS:not-this-host.example", ReasonHostMismatch},
 		{"go", "x509: certificate has expired or is not yet valid: current time 2026-12-01T10:00:00Z is before 2026-12-02T00:00:00Z", ReasonNotYetValid},
 		{"go", "x509: certificate has expired or is not yet valid: current time 2026-12-01T10:00:00Z is after 2026-11-30T00:00:00Z", ReasonExpired},
 		{"chromium", "chromium net log: net::ERR_CERT_AUTHORITY_INVALID", ReasonUnknownCA},

@@ -279,7 +279,7 @@ func serverSideScenarios() []Scenario {
 		{Name: "revoked-client", Side: ServerSide, Expect: Reject, Importance: ImportanceMedium, NeedsCRL: true,
 
 			Description: "a client certificate from the trusted CA, revoked in the CRL the server was given ({crl}) and by the OCSP responder it was pointed at ({ocsp}): the server must refuse it",
-			AcceptHint:  " (the server accepted a revoked certificate: load the CRL and check it, or ask the OCSP responder: nginx ssl_crl or ssl_ocsp leaf + ssl_ocsp_responder, Node tls.createServer({crl}), Python ssl.VERIFY_CRL_CHECK_LEAF with load_verify_locations(crl), Go: x509.ParseRevocationList in VerifyPeerCertificate)",
+			AcceptHint:  " (the server accepted a revoked certificate: load the CRL and check it, or ask the OCSP responder: nginx ssl_crl or ssl_ocsp leaf + ssl_ocsp_responder, Node tls.createServer({crl: [one PEM string per CRL]}) (a single string or Buffer of several CRLs loads only the first, and Node wants one per CA of the chain), Python ssl.VERIFY_CRL_CHECK_LEAF with load_verify_locations(crl), Go: x509.ParseRevocationList in VerifyPeerCertificate)",
 			Setup:       withClient(func(m *Materials) *pki.Issued { return m.ClientRevoked })},
 		{Name: "client-via-intermediate", NeedsIntermediate: true, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh,
 			Description: "a client certificate from an intermediate CA, sent with its chain: accepted",
@@ -310,7 +310,7 @@ func clientSideScenarios() []Scenario {
 			Setup:       clientSide},
 		{Name: "server-missing-san", Side: ClientSide, Expect: Reject, Importance: ImportanceCritical,
 			Description: "a server certificate with CN=localhost and no SAN, only the legacy Common Name (the first error of many real setups): the client must refuse it",
-			AcceptHint:  " (OpenSSL-based clients fall back to the legacy Common Name when a certificate has no SAN: curl, openssl s_client, and Python's ssl unless SSLContext.hostname_checks_common_name = False; Go and browsers do not)",
+			AcceptHint:  " (some clients fall back to the legacy Common Name when a certificate has no SAN: curl, openssl s_client, Python's ssl unless SSLContext.hostname_checks_common_name = False, and Node, whose own tls.checkServerIdentity does it: pass a checkServerIdentity that refuses a certificate without subjectaltname; Go and browsers do not)",
 			ReproNote: []string{
 				"Note: OpenSSL and curl fall back to the Common Name when there is no SAN,",
 				"so both ACCEPT this certificate; Go, browsers and the log's Ruby client",
@@ -362,7 +362,7 @@ func clientSideScenarios() []Scenario {
 		{Name: "server-revoked", Side: ClientSide, Expect: Reject, Importance: ImportanceMedium,
 
 			Description: "a server certificate revoked by its CA, with a CRL distribution point and an OCSP URL the run serves on loopback (nothing stapled): a client that checks revocation must refuse it",
-			AcceptHint:  " (many clients do not check revocation by default; turn it on: curl --crlfile FILE, openssl s_client -crl_check -CRLfile FILE (or -crl_download), Python ssl.VERIFY_CRL_CHECK_LEAF with the CRL in load_verify_locations, Node tls.connect({crl}), Go: x509.ParseRevocationList in VerifyConnection)",
+			AcceptHint:  " (many clients do not check revocation by default; turn it on: curl --crlfile FILE, openssl s_client -crl_check -CRLfile FILE (or -crl_download), Python ssl.VERIFY_CRL_CHECK_LEAF with the CRL in load_verify_locations, Node tls.connect({crl: [one PEM string per CRL]}), Go: x509.ParseRevocationList in VerifyConnection)",
 			Setup: func(m *Materials) Encounter {
 				e := clientSide(m)
 				e.RevokedServer = true
