@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -186,7 +185,13 @@ func RunSubject(ctx context.Context, spec SubjectSpec, base Options) *Report {
 		if err != nil {
 			return fail("the server command: %v", err)
 		}
-		defer proc.Stop()
+		// Stopped below, once (a second Stop would signal a process
+		// group that may no longer be ours); this covers the early returns.
+		defer func() {
+			if proc != nil {
+				_ = proc.Stop()
+			}
+		}()
 		opts.Server = proc.Subject(spec.Server)
 		opts.ReadyTimeout = max(time.Duration(spec.StartTimeout), 15*time.Second)
 	}
@@ -198,11 +203,8 @@ func RunSubject(ctx context.Context, spec SubjectSpec, base Options) *Report {
 		opts.Client = &ClientCommand{Command: t, Dir: filepath.Join(dir, "client"), Timeout: time.Duration(spec.CommandTimeout)}
 	}
 	run, err := Run(ctx, spec.scenarios(), opts)
-	var notReady *NotReadyError
-	switch {
-	case errors.As(err, &notReady):
-		return fail("%v", err)
-	case err != nil:
+	if err != nil {
+		// A *NotReadyError among them: the subject's run error.
 		return fail("%v", err)
 	}
 	run.Subject = spec.Name
@@ -210,7 +212,9 @@ func RunSubject(ctx context.Context, spec SubjectSpec, base Options) *Report {
 		if proc.Exited() {
 			run.SubjectErrors = append(run.SubjectErrors, proc.ExitReport())
 		}
-		if err := proc.Stop(); err != nil {
+		err := proc.Stop()
+		proc = nil
+		if err != nil {
 			run.SubjectErrors = append(run.SubjectErrors, err.Error())
 		}
 	}
