@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -72,22 +73,7 @@ func helperServer(args []string) int {
 		fmt.Fprintln(os.Stderr, "helper server:", err)
 		return 1
 	}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		for {
-			mt, data, err := ws.ReadMessage()
-			if err != nil || ws.WriteMessage(mt, data) != nil {
-				return
-			}
-		}
-	}))
-	fmt.Fprintln(os.Stderr, "helper server:", err)
-	return 1
+	return echoUntilError(ln, "helper server")
 }
 
 // helperClient is a strict client: URL CA CERT KEY. It exits 0 when its
@@ -286,4 +272,25 @@ func TestNoLeakAfterRuns(t *testing.T) {
 			groupGone(t, pgid)
 		}
 	})
+}
+
+// echoUntilError serves WebSocket echo on ln for a helper process until
+// the listener fails, then says why on stderr and returns exit status 1.
+func echoUntilError(ln net.Listener, who string) int {
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	err := http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for {
+			mt, data, err := ws.ReadMessage()
+			if err != nil || ws.WriteMessage(mt, data) != nil {
+				return
+			}
+		}
+	}))
+	fmt.Fprintln(os.Stderr, who+":", err)
+	return 1
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // helperRotatingServer is a mutual-TLS echo server (PORT CHAIN KEY CA)
@@ -59,22 +56,7 @@ func helperRotatingServer(args []string) int {
 		fmt.Fprintln(os.Stderr, "helper rotating server:", err)
 		return 1
 	}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		for {
-			mt, data, err := ws.ReadMessage()
-			if err != nil || ws.WriteMessage(mt, data) != nil {
-				return
-			}
-		}
-	}))
-	fmt.Fprintln(os.Stderr, "helper rotating server:", err)
-	return 1
+	return echoUntilError(ln, "helper rotating server")
 }
 
 // TestServerCertRotation runs server-cert-rotation against a Go server
