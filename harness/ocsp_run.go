@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,13 @@ type runOCSP struct {
 	// aboutRevoked counts the requests about ClientRevoked, which only
 	// revoked-client presents: what its verdict can say was asked.
 	aboutRevoked atomic.Int64
+	// later holds the serials (hex) revoked while the run goes on
+	// (client-revoked-during-connection): answered revoked from then on.
+	later sync.Map
 }
+
+// revoke makes the responder answer revoked for serial from now on.
+func (o *runOCSP) revoke(serial *big.Int) { o.later.Store(serial.Text(16), time.Now()) }
 
 // startRunOCSP listens on 127.0.0.1 and answers for m's CAs, signing
 // with each CA itself (RFC 6960 4.2.2.2 allows the CA as responder).
@@ -34,13 +41,16 @@ func startRunOCSP(m *Materials, timeout time.Duration) (*runOCSP, error) {
 		return nil, fmt.Errorf("these materials have no revoked client to answer for")
 	}
 	revoked := m.ClientRevoked.Cert.SerialNumber
+	o := &runOCSP{}
 	status := func(serial *big.Int) (pki.OCSPStatus, error) {
 		if serial.Cmp(revoked) == 0 {
 			return pki.OCSPStatus{Known: true, Revoked: true, RevokedAt: time.Now().Add(-time.Hour), Reason: pki.ReasonKeyCompromise}, nil
 		}
+		if at, ok := o.later.Load(serial.Text(16)); ok {
+			return pki.OCSPStatus{Known: true, Revoked: true, RevokedAt: at.(time.Time), Reason: pki.ReasonKeyCompromise}, nil
+		}
 		return pki.OCSPStatus{Known: true}, nil
 	}
-	o := &runOCSP{}
 	observe := func(serial *big.Int, _ string) {
 		if serial.Cmp(revoked) == 0 {
 			o.aboutRevoked.Add(1)

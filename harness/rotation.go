@@ -46,6 +46,17 @@ type RotationOptions struct {
 	// reload: "true" (or ""), it must still echo after the new serial
 	// is seen; "false", it must have been closed; "any", only reported.
 	KeepsOld string
+	// ShortLifetime is how long after its WebSocket opens the client
+	// certificate of client-cert-expires-during-connection expires
+	// (default 3 s, at least 2 s).
+	ShortLifetime time.Duration
+	// ObserveFor is how long the during-connection scenarios watch the
+	// open connection after the event (default 10 s).
+	ObserveFor time.Duration
+	// CloseWithin, when set, is the expectation of the during-connection
+	// scenarios: the server must close the open connection within it
+	// after the expiry or revocation. Unset, they only observe.
+	CloseWithin time.Duration
 }
 
 // RotationScenario is the name of the scenario that rotates a started
@@ -57,11 +68,14 @@ const RotationScenario = "server-cert-rotation"
 // they are named (Lookup finds them) and RotationOptions.Run is set, and
 // they run after every other scenario, one at a time.
 func RotationScenarios() []Scenario {
-	return []Scenario{
+	return append([]Scenario{
 		{Name: RotationScenario, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh, Rotation: true,
 			Description: "--server-cmd only (it replaces the server's {cert} {chain} {key} files): after the reload (--reload-signal, --reload-cmd, or none for a server that watches its files) NEW connections get the successor's serial within --reload-timeout, and a connection opened before is kept (--rotation-keeps-old)",
 			Setup:       serverSide},
-	}
+		{Name: CARotationScenario, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh, Rotation: true,
+			Description: "--server-cmd only (it rewrites the server's {ca} file): the file gains a second CA and after the reload a client of the new CA is accepted and one of the old CA still is; then the old CA is removed and after the reload its clients are refused; the file is put back after",
+			Setup:       serverSide},
+	}, sessionScenarios()...)
 }
 
 // RotationLayer is the evidence of server-cert-rotation: what was
@@ -107,6 +121,12 @@ type Sighting struct {
 // runRotation is server-cert-rotation: it needs a server the harness
 // started.
 func runRotation(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
+	switch s.Name {
+	case ExpiryScenario, RevokedDuringScenario:
+		return runSession(ctx, s, m, opts)
+	case CARotationScenario:
+		return runCARotation(ctx, s, m, opts)
+	}
 	t, ok := opts.Server.(*targetServer)
 	if !ok || t.proc == nil {
 		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable,

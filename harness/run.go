@@ -137,7 +137,13 @@ func (r *Report) Inconclusive() int {
 
 // Passed counts the results that ran and matched their expectation.
 func (r *Report) Passed() int {
-	return r.count(func(res Result) bool { return res.Pass && res.Outcome != Skipped })
+	return r.count(func(res Result) bool { return res.Pass && res.Outcome != Skipped && !res.Observed })
+}
+
+// Observations counts the results that report what the subject did
+// without judging it (Result.Observed).
+func (r *Report) Observations() int {
+	return r.count(func(res Result) bool { return res.Observed })
 }
 
 // Failed counts the results that ran and did not match their

@@ -30,6 +30,12 @@ const (
 	// Reject: the judged side refuses the encounter (at the TLS layer, or
 	// for a server at the HTTP layer before the upgrade).
 	Reject Expectation = "reject"
+	// Observe: nothing is expected; the scenario reports what the
+	// subject did (Result.Observed), with its importance, because
+	// either behaviour is a deployment's choice (a connection kept open
+	// after its client certificate expired). An expectation the run
+	// sets (RotationOptions.CloseWithin) turns it into a judged one.
+	Observe Expectation = "observe"
 )
 
 // DialMode says how the client addresses the server.

@@ -208,6 +208,11 @@ type Verdict struct {
 	Revocation *RevocationLayer `json:"revocation,omitempty"`
 	// Rotation is what server-cert-rotation saw (rotation.go).
 	Rotation *RotationLayer `json:"rotation,omitempty"`
+	// Session is what the during-connection scenarios saw
+	// (rotation_session.go).
+	Session *SessionLayer `json:"session,omitempty"`
+	// CARotation is what client-ca-rotation saw (rotation_ca.go).
+	CARotation *CARotationLayer `json:"ca_rotation,omitempty"`
 }
 
 // ClientProcess is the evidence of one run of an external client command.
@@ -238,6 +243,11 @@ type Result struct {
 	// the certificate); or a TLS 1.3 close that the TLS 1.2 re-run could
 	// not decide. It is not a pass.
 	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Observed is true for a scenario that reports what the subject did
+	// instead of judging it (Expect Observe, with no expectation set for
+	// the run): it neither passes nor fails the run, and its Reason says
+	// what was seen, what it means and how to change it.
+	Observed bool `json:"observed,omitempty"`
 	// Control is true for a valid-client or valid-server result the run
 	// added as the control of the reject scenarios that were selected.
 	Control bool `json:"control,omitempty"`

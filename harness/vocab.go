@@ -68,6 +68,8 @@ const (
 	ReasonNotApplicable        = wire.ReasonNotApplicable
 	ReasonRevoked              = wire.ReasonRevoked
 	ReasonRevocationUnknown    = wire.ReasonRevocationUnknown
+	ReasonConnectionKept       = wire.ReasonConnectionKept
+	ReasonConnectionClosed     = wire.ReasonConnectionClosed
 )
 
 // TLSVersionName spells a pinned version for reports: "1.2", "1.3" or

@@ -39,6 +39,7 @@ func repoRoot(t *testing.T) string {
 type verdictRow struct {
 	Name     string `json:"name"`
 	Pass     bool   `json:"pass"`
+	Mark     string `json:"mark"`
 	Outcome  string `json:"outcome"`
 	Refused  string `json:"refused_by"`
 	Mismatch string `json:"mismatch"`

@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mtlskit/mtlskit/harness"
 	"github.com/urfave/cli/v2"
 )
 
-// rotationFlags are harness run's flags for server-cert-rotation
+// rotationFlags are harness run's flags for the rotation scenarios
 // (docs/rotation.md). They are added to the run subcommand here, with
 // the scenario's other code, by withRotationFlags.
 func rotationFlags() []cli.Flag {
@@ -19,7 +20,23 @@ func rotationFlags() []cli.Flag {
 		&cli.StringFlag{Name: "reload-cmd", Usage: "server-cert-rotation: run this `TEMPLATE` (the server's placeholders; $MTLSKIT_SERVER_PID) to make the server reload, instead of a signal"},
 		&cli.DurationFlag{Name: "reload-timeout", Value: 10 * time.Second, Usage: "server-cert-rotation: how long new connections are tried for the new serial after the reload"},
 		&cli.StringFlag{Name: "rotation-keeps-old", Value: "true", Usage: "server-cert-rotation: a connection opened before the reload must stay open (`true`), must be closed (false), or is only reported (any)"},
+		&cli.DurationFlag{Name: "short-cert-lifetime", Value: 3 * time.Second, Usage: "client-cert-expires-during-connection: the client certificate expires this long after it is issued, just before its WebSocket opens (at least 2s: X.509 times are whole seconds)"},
+		&cli.DurationFlag{Name: "observe-for", Value: 10 * time.Second, Usage: "client-cert-expires-during-connection, client-revoked-during-connection: how long the open connection is watched after the expiry or revocation"},
+		&cli.DurationFlag{Name: "expect-close-within", Usage: "client-cert-expires-during-connection, client-revoked-during-connection: judge instead of observing: the server must close the open connection within this `DURATION` after the expiry or revocation"},
 	}
+}
+
+// rotationFlagScenarios says which scenarios each rotation flag
+// configures: a flag given without one of them is a usage error.
+var rotationFlagScenarios = map[string][]string{
+	"reload-signal":       {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
+	"reload-signal-group": {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
+	"reload-cmd":          {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
+	"reload-timeout":      {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
+	"rotation-keeps-old":  {harness.RotationScenario},
+	"short-cert-lifetime": {harness.ExpiryScenario},
+	"observe-for":         {harness.ExpiryScenario, harness.RevokedDuringScenario},
+	"expect-close-within": {harness.ExpiryScenario, harness.RevokedDuringScenario},
 }
 
 // withRotationFlags adds rotationFlags to `harness run`.
@@ -54,14 +71,32 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 			return err
 		}
 	}
-	for _, n := range c.StringSlice("scenario") {
-		ro.Run = ro.Run || n == harness.RotationScenario
+	ro.ShortLifetime, ro.ObserveFor, ro.CloseWithin = c.Duration("short-cert-lifetime"), c.Duration("observe-for"), c.Duration("expect-close-within")
+	switch {
+	case ro.ShortLifetime < 2*time.Second:
+		return usagef("--short-cert-lifetime %s is under 2s: X.509 times are whole seconds, so the certificate could expire during its own handshake", ro.ShortLifetime)
+	case ro.ObserveFor <= 0:
+		return usagef("--observe-for %s is not positive: use a duration such as 10s", ro.ObserveFor)
+	case c.IsSet("expect-close-within") && (ro.CloseWithin <= 0 || ro.CloseWithin > ro.ObserveFor):
+		return usagef("--expect-close-within %s must be positive and at most --observe-for (%s): a close later than the window cannot be seen", ro.CloseWithin, ro.ObserveFor)
 	}
-	if !ro.Run {
-		for _, f := range []string{"reload-signal", "reload-signal-group", "reload-cmd", "reload-timeout", "rotation-keeps-old"} {
-			if c.IsSet(f) {
-				return usagef("--%s configures the scenario %s: add --scenario %s", f, harness.RotationScenario, harness.RotationScenario)
-			}
+	named := map[string]bool{}
+	for _, n := range c.StringSlice("scenario") {
+		named[n] = true
+	}
+	for _, s := range harness.RotationScenarios() {
+		ro.Run = ro.Run || named[s.Name]
+	}
+	for _, f := range []string{"reload-signal", "reload-signal-group", "reload-cmd", "reload-timeout", "rotation-keeps-old", "short-cert-lifetime", "observe-for", "expect-close-within"} {
+		if !c.IsSet(f) {
+			continue
+		}
+		ok := false
+		for _, n := range rotationFlagScenarios[f] {
+			ok = ok || named[n]
+		}
+		if !ok {
+			return usagef("--%s configures %s: add --scenario %s", f, strings.Join(rotationFlagScenarios[f], " or "), rotationFlagScenarios[f][0])
 		}
 	}
 	opts.Rotation = ro
@@ -71,7 +106,7 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 // listRotationScenarios is harness list's section on the scenarios that
 // run only when named, against a server the harness starts.
 func listRotationScenarios(w io.Writer) error {
-	fmt.Fprintln(w, "\nrun only when named (--scenario NAME) and only with --server-cmd: they change the files the server reads:")
+	fmt.Fprintln(w, "\nrun only when named (--scenario NAME), one at a time after the others: they change the files a started server reads, or keep a connection open for seconds:")
 	t := newTable(w)
 	for _, s := range harness.RotationScenarios() {
 		t.row("  "+s.Name, string(s.Side), string(s.Expect), s.Importance.String(), s.Description)

@@ -66,3 +66,55 @@ func TestRotationFlags(t *testing.T) {
 		t.Errorf("against the reference pair: exit %d %+v\n%s", code, got, r.stderr)
 	}
 }
+
+// TestRotationScenariosOnRealStacks pins what two real servers do when
+// the certificates around a running server change (docs/rotation.md):
+// nginx re-reads ssl_client_certificate and ssl_crl on SIGHUP, so
+// client-ca-rotation passes and a revocation reaches new connections,
+// and it keeps the open WebSocket of a client that was revoked or whose
+// certificate expired (observed, not failed). The Python websockets
+// recipe reads its CA file once: client-ca-rotation fails at its first
+// step; it keeps an expired client's connection too.
+func TestRotationScenariosOnRealStacks(t *testing.T) {
+	short := []string{"--short-cert-lifetime", "2s", "--observe-for", "2s", "--reload-timeout", "3s"}
+	observedKept := func(t *testing.T, got verdictRow, ok bool) {
+		t.Helper()
+		if !ok || got.Mark != "OBSERVED" || got.Reason.ID != "connection-kept" || !got.Pass {
+			t.Errorf("want OBSERVED connection-kept: %+v", got)
+		}
+	}
+	t.Run("nginx", func(t *testing.T) {
+		needNginx(t)
+		t.Parallel()
+		code, rows, r := runJSON(t, append([]string{"--server-cmd", "sh fixtures/subjects/nginx-reload/run.sh {dir} {port} {chain} {key} {ca} {crl}",
+			"--target", "wss://localhost:{port}/echo", "--reload-signal", "HUP",
+			"--scenario", "client-ca-rotation", "--scenario", "client-revoked-during-connection", "--scenario", "client-cert-expires-during-connection"}, short...)...)
+		if code != 0 || len(rows) != 3 {
+			t.Fatalf("exit %d, %d rows\n%s\n%s", code, len(rows), r.stdout, r.stderr)
+		}
+		if got := rows["client-ca-rotation"]; !got.Pass || got.Mark != "PASS" {
+			t.Errorf("nginx reloads its client CA file on SIGHUP: %+v", got)
+		}
+		got, ok := rows["client-revoked-during-connection"]
+		observedKept(t, got, ok)
+		if !strings.Contains(got.Reason.Text, "refused") {
+			t.Errorf("the revocation must have reached new connections: %s", got.Reason.Text)
+		}
+		got, ok = rows["client-cert-expires-during-connection"]
+		observedKept(t, got, ok)
+	})
+	t.Run("python-websockets", func(t *testing.T) {
+		needPythonWebsockets(t)
+		t.Parallel()
+		code, rows, r := runJSON(t, append([]string{"--server-cmd", "/usr/bin/python3 fixtures/subjects/python-websockets/server.py {port} {ca} {chain} {key}",
+			"--scenario", "client-ca-rotation", "--scenario", "client-cert-expires-during-connection"}, short...)...)
+		if code != 1 || len(rows) != 2 {
+			t.Fatalf("exit %d (want 1: client-ca-rotation fails), %d rows\n%s\n%s", code, len(rows), r.stdout, r.stderr)
+		}
+		if got := rows["client-ca-rotation"]; got.Pass || !strings.Contains(got.Mismatch, "did not pick up the new CA bundle") {
+			t.Errorf("Python reads its CA file once: %+v", got)
+		}
+		got, ok := rows["client-cert-expires-during-connection"]
+		observedKept(t, got, ok)
+	})
+}

@@ -157,7 +157,7 @@ func htmlRunOf(id string, rep *harness.Report) htmlRun {
 }
 
 // markClass is the CSS class of each mark.
-var markClass = map[Mark]string{MarkPass: "pass", MarkSkip: "skip", MarkInconclusive: "fail", MarkFail: "fail"}
+var markClass = map[Mark]string{MarkPass: "pass", MarkSkip: "skip", MarkInconclusive: "fail", MarkFail: "fail", MarkObserved: "observed"}
 
 func htmlRowOf(id string, r harness.Result) htmlRow {
 	row := htmlRow{
@@ -302,7 +302,7 @@ const htmlSource = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mtlskit harness report{{if .OK}}: all passed{{else}}: failures{{end}}</title>
 <style>
-:root { --pass:#1a7f37; --pass-bg:#dafbe1; --fail:#cf222e; --fail-bg:#ffebe9; --skip:#6e7781; --skip-bg:#eaeef2;
+:root { --pass:#1a7f37; --pass-bg:#dafbe1; --fail:#cf222e; --fail-bg:#ffebe9; --skip:#6e7781; --skip-bg:#eaeef2; --observed:#0969da; --observed-bg:#ddf4ff;
   --ink:#1f2328; --muted:#59636e; --line:#d1d9e0; --panel:#f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: #fff; }
@@ -317,6 +317,7 @@ main { padding: 8px 28px 40px; }
 .badge.pass { color: var(--pass); background: var(--pass-bg); }
 .badge.fail { color: var(--fail); background: var(--fail-bg); }
 .badge.skip { color: var(--skip); background: var(--skip-bg); }
+.badge.observed { color: var(--observed); background: var(--observed-bg); }
 .verdict { font-size: 15px; padding: 4px 14px; }
 h2 { font-size: 17px; margin: 26px 0 4px; font-weight: 600; }
 h3 { font-size: 14px; margin: 18px 0 6px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
@@ -332,6 +333,7 @@ table.matrix td.cell a { text-decoration: none; }
 table.matrix td.cell.pass { background: var(--pass-bg); }
 table.matrix td.cell.fail { background: var(--fail-bg); }
 table.matrix td.cell.skip { background: var(--skip-bg); }
+table.matrix td.cell.observed { background: var(--observed-bg); }
 table.matrix td.cell.none { color: var(--skip); }
 .outcome { color: var(--muted); font-size: 12px; margin-left: 6px; }
 .side, .expect { color: var(--muted); }
@@ -339,6 +341,7 @@ table.matrix td.cell.none { color: var(--skip); }
 details.result { border-top: 1px solid var(--line); border-left: 4px solid var(--skip); }
 details.result:first-child { border-top: 0; }
 details.result.pass { border-left-color: var(--pass); }
+details.result.observed { border-left-color: var(--observed); }
 details.result.fail { border-left-color: var(--fail); background: #fffafa; }
 details.result > summary { display: grid; grid-template-columns: 230px 60px 64px 118px 1fr 64px; gap: 10px; align-items: baseline; padding: 6px 12px; cursor: pointer; list-style: none; }
 details.result > summary::-webkit-details-marker { display: none; }

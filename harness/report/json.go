@@ -19,9 +19,12 @@ type resultJSON struct {
 	Importance  harness.Importance  `json:"importance"`
 	Description string              `json:"description"`
 	Pass        bool                `json:"pass"`
-	// Mark is the result's word in every format: PASS, FAIL, SKIP or
-	// INCONCLUSIVE.
+	// Mark is the result's word in every format: PASS, FAIL, SKIP,
+	// INCONCLUSIVE or OBSERVED.
 	Mark Mark `json:"mark"`
+	// Observed: the scenario reports what the subject did without
+	// judging it; neither passed nor failed.
+	Observed bool `json:"observed,omitempty"`
 	// Inconclusive: what was seen cannot tell pass from fail.
 	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Control: added by the run as the control of the selected rejects.
@@ -86,7 +89,10 @@ type summaryJSON struct {
 	Inconclusive int `json:"inconclusive,omitempty"`
 	// Skipped counts scenarios that could not be set up; they are not
 	// in Passed.
-	Skipped   int  `json:"skipped,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
+	// Observed counts the scenarios that report without judging; they
+	// are not in Passed nor in Failed.
+	Observed  int  `json:"observed,omitempty"`
 	RunErrors int  `json:"run_errors,omitempty"`
 	OK        bool `json:"ok"`
 	// Controls counts, for a negative-control run.
@@ -97,7 +103,7 @@ type summaryJSON struct {
 func toJSON(r harness.Result, subject string) resultJSON {
 	return resultJSON{
 		Name: r.Scenario.Name, Side: r.Scenario.Side, Expected: r.Scenario.Expect, Importance: r.Scenario.Importance,
-		Description: r.Scenario.Description, Pass: r.Pass, Mark: MarkOf(r), Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
+		Description: r.Scenario.Description, Pass: r.Pass, Mark: MarkOf(r), Observed: r.Observed, Inconclusive: r.Inconclusive, Control: r.Control, Mismatch: r.Mismatch,
 		Above: r.Above, TLS13Observation: r.TLS13, DurationMS: millis(r.Duration), Subject: subject, Verdict: r.Verdict,
 	}
 }
@@ -117,7 +123,7 @@ func reportOf(rep *harness.Report) reportJSON {
 		StartedAt:  rep.Started.UTC().Format(time.RFC3339Nano),
 		DurationMS: millis(rep.Duration), TimeoutMS: millis(rep.Timeout),
 		TLSVersion: harness.TLSVersionName(rep.TLSVersion), ServerSubject: rep.ServerSubject, ClientSubject: rep.ClientSubject,
-		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: rep.Failed(), Inconclusive: rep.Inconclusive(), Skipped: rep.Skipped(), OK: rep.OK()},
+		Summary: summaryJSON{Total: len(rep.Results), Passed: rep.Passed(), Failed: rep.Failed(), Inconclusive: rep.Inconclusive(), Skipped: rep.Skipped(), Observed: rep.Observations(), OK: rep.OK()},
 		Results: []resultJSON{}, SubjectErrors: rep.SubjectErrors, RunError: rep.RunError, ReadyMS: millis(rep.Ready),
 		Subject: rep.Subject, SkippedBecause: rep.SkippedBecause,
 	}

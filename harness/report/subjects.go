@@ -182,7 +182,7 @@ func fromJSON(d reportJSON) (*harness.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.Results = append(rep.Results, harness.Result{Scenario: s[0], Verdict: r.Verdict, Pass: r.Pass, Inconclusive: r.Inconclusive,
+		rep.Results = append(rep.Results, harness.Result{Scenario: s[0], Verdict: r.Verdict, Pass: r.Pass, Inconclusive: r.Inconclusive, Observed: r.Observed,
 			Control: r.Control, Mismatch: r.Mismatch, Above: r.Above, TLS13: r.TLS13Observation, Duration: fromMillis(r.DurationMS)})
 	}
 	return rep, nil
@@ -358,7 +358,7 @@ func WriteMatrix(w io.Writer, reps []*harness.Report, opt TableOptions) error {
 			mark, code := "-", ""
 			if ok {
 				mark = string(MarkOf(res))
-				code = map[Mark]string{MarkPass: "32", MarkFail: "31", MarkInconclusive: "31"}[MarkOf(res)]
+				code = map[Mark]string{MarkPass: "32", MarkFail: "31", MarkInconclusive: "31", MarkObserved: "36"}[MarkOf(res)]
 			}
 			pad := strings.Repeat(" ", widths[i+1]-len(mark)+2)
 			if code != "" {

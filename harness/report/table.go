@@ -99,7 +99,10 @@ func WriteTable(w io.Writer, rep *harness.Report, opt TableOptions) error {
 	line(header[5], len(header[5]), header[:5])
 	for _, r := range rows {
 		code := "31"
-		if r.good {
+		switch {
+		case r.res.Observed:
+			code = "36"
+		case r.good:
 			code = "32"
 		}
 		line(paint(r.mark, code, opt.Color), len(r.mark), r.cells)

@@ -64,6 +64,13 @@ const (
 	// ReasonRevocationUnknown: a strict verifier could not check
 	// revocation (the CRL could not be fetched) and refused.
 	ReasonRevocationUnknown ReasonID = "revocation-unknown"
+	// ReasonConnectionKept: an observation, the WebSocket opened with a
+	// certificate that then expired or was revoked still echoed at the
+	// end of the observation window.
+	ReasonConnectionKept ReasonID = "connection-kept"
+	// ReasonConnectionClosed: an observation, the server closed that
+	// WebSocket (Verdict.Session says after how long).
+	ReasonConnectionClosed ReasonID = "connection-closed"
 )
 
 // Reason is a stable short ID with a plain-words explanation.
