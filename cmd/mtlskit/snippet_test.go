@@ -276,6 +276,27 @@ func judgeServerSnippet(t *testing.T, l *snippetLab, port int, out *lockedBuffer
 	return r.stdout
 }
 
+// judgeSnippetClosesAtExpiry runs client-cert-expires-during-connection
+// against a server snippet, expecting the close its comments promise: the
+// WebSocket is closed when the client certificate expires.
+func judgeSnippetClosesAtExpiry(t *testing.T, l *snippetLab, port int, out *lockedBuffer) {
+	t.Helper()
+	r := mtlskit(t, l.dir, nil, "harness", "run", "--pki", l.store, "--target", fmt.Sprintf("wss://localhost:%d/", port), "--format", "json",
+		"--scenario", harness.ExpiryScenario, "--short-cert-lifetime", "2s", "--observe-for", "3s", "--expect-close-within", "1500ms")
+	var rep struct {
+		Results []struct {
+			Pass     bool
+			Mark     string
+			Mismatch string
+			Reason   struct{ ID, Text string }
+		}
+	}
+	decodeJSON(t, r.stdout, &rep)
+	if r.code != 0 || len(rep.Results) != 1 || !rep.Results[0].Pass || rep.Results[0].Reason.ID != "connection-closed" {
+		t.Fatalf("the snippet must close a WebSocket when its client certificate expires: exit %d %+v\nstderr: %s\nserver output:\n%s", r.code, rep.Results, r.stderr, out.String())
+	}
+}
+
 func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -595,6 +616,7 @@ func TestSnippetGo(t *testing.T) {
 		waitPort(t, port, out)
 		judgeServerSnippet(t, l, port, out)
 		judgeServerSnippet(t, l, port, out, "--tls-version", "1.2")
+		judgeSnippetClosesAtExpiry(t, l, port, out)
 		// crypto/tls sends bad_certificate for an error of VerifyConnection;
 		// http.Server logs the snippet's own reason.
 		probeRevocation(t, l, port, out, `the server refused the client certificate "CN=mallory": the server refused the certificate (alert 42 bad_certificate)`, out.String,
@@ -663,6 +685,7 @@ func TestSnippetPython(t *testing.T) {
 		out := startServer(t, l.dir, nil, py, src)
 		waitPort(t, port, out)
 		judgeServerSnippet(t, l, port, out)
+		judgeSnippetClosesAtExpiry(t, l, port, out)
 		// asyncio closes a refused handshake without an alert, and logs why
 		// only in debug mode: the same snippet, with its logger on.
 		port = freeLoopbackPort(t)
@@ -725,6 +748,7 @@ func TestSnippetNode(t *testing.T) {
 		out := startServer(t, l.dir, env, node, src)
 		waitPort(t, port, out)
 		judgeServerSnippet(t, l, port, out)
+		judgeSnippetClosesAtExpiry(t, l, port, out)
 		// Node closes a refused handshake without an alert; the snippet logs
 		// the socket's authorizationError.
 		probeRevocation(t, l, port, out, `the server refused the client certificate "CN=mallory": the server closed the connection without an alert`, out.String,
