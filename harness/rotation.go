@@ -61,6 +61,7 @@ func RotationScenarios() []Scenario {
 		{Name: RotationScenario, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh, Rotation: true,
 			Description: "--server-cmd only (it replaces the server's {cert} {chain} {key} files): after the reload (--reload-signal, --reload-cmd, or none for a server that watches its files) NEW connections get the successor's serial within --reload-timeout, and a connection opened before is kept (--rotation-keeps-old)",
 			Setup:       serverSide},
+		clientRotationScenario(),
 	}
 }
 
@@ -107,6 +108,9 @@ type Sighting struct {
 // runRotation is server-cert-rotation: it needs a server the harness
 // started.
 func runRotation(ctx context.Context, s Scenario, m *Materials, opts Options) Result {
+	if s.Name == ClientRotationScenario {
+		return runClientRotation(ctx, s, m, opts)
+	}
 	t, ok := opts.Server.(*targetServer)
 	if !ok || t.proc == nil {
 		return Result{Scenario: s, Pass: true, Verdict: Verdict{Outcome: Skipped, Reason: Reason{ID: ReasonNotApplicable,

@@ -208,6 +208,9 @@ type Verdict struct {
 	Revocation *RevocationLayer `json:"revocation,omitempty"`
 	// Rotation is what server-cert-rotation saw (rotation.go).
 	Rotation *RotationLayer `json:"rotation,omitempty"`
+	// ClientRotation is what server-cert-rotation-client saw
+	// (rotation_client.go).
+	ClientRotation *ClientRotationLayer `json:"client_rotation,omitempty"`
 }
 
 // ClientProcess is the evidence of one run of an external client command.
