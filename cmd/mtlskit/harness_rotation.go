@@ -54,10 +54,16 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 			return err
 		}
 	}
+	// Naming any rotation scenario runs it; the --reload-* flags
+	// configure server-cert-rotation only.
+	serverRotation := false
 	for _, n := range c.StringSlice("scenario") {
-		ro.Run = ro.Run || n == harness.RotationScenario
+		for _, s := range harness.RotationScenarios() {
+			ro.Run = ro.Run || n == s.Name
+		}
+		serverRotation = serverRotation || n == harness.RotationScenario
 	}
-	if !ro.Run {
+	if !serverRotation {
 		for _, f := range []string{"reload-signal", "reload-signal-group", "reload-cmd", "reload-timeout", "rotation-keeps-old"} {
 			if c.IsSet(f) {
 				return usagef("--%s configures the scenario %s: add --scenario %s", f, harness.RotationScenario, harness.RotationScenario)
@@ -69,9 +75,10 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 }
 
 // listRotationScenarios is harness list's section on the scenarios that
-// run only when named, against a server the harness starts.
+// run only when named: server-cert-rotation against a server the
+// harness starts, server-cert-rotation-client with a client command.
 func listRotationScenarios(w io.Writer) error {
-	fmt.Fprintln(w, "\nrun only when named (--scenario NAME) and only with --server-cmd: they change the files the server reads:")
+	fmt.Fprintln(w, "\nrun only when named (--scenario NAME), after the others and one at a time: they change the certificate a server presents (each says which subject it needs: --server-cmd or --client-cmd):")
 	t := newTable(w)
 	for _, s := range harness.RotationScenarios() {
 		t.row("  "+s.Name, string(s.Side), string(s.Expect), s.Importance.String(), s.Description)
