@@ -41,6 +41,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperHUPServer(os.Args[1:]))
 	case "crl-server":
 		os.Exit(helperCRLServer(os.Args[1:]))
+	case "rotation-client":
+		os.Exit(helperRotationClient(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -92,8 +94,14 @@ func helperClient(args []string) int {
 		fmt.Fprintln(os.Stderr, "helper client:", err)
 		return 1
 	}
+	return helperEcho(args[0], cfg)
+}
+
+// helperEcho is one connection of a helper client: dial, send one
+// message, check its echo, close; the exit status.
+func helperEcho(url string, cfg *tls.Config) int {
 	d := websocket.Dialer{TLSClientConfig: cfg, HandshakeTimeout: 2 * time.Second}
-	ws, _, err := d.Dial(args[0], nil)
+	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper client:", err)
 		return 1

@@ -75,6 +75,7 @@ func RotationScenarios() []Scenario {
 		{Name: CARotationScenario, Side: ServerSide, Expect: Accept, Importance: ImportanceHigh, Rotation: true,
 			Description: "--server-cmd only (it rewrites the server's {ca} file): the file gains a second CA and after the reload a client of the new CA is accepted and one of the old CA still is; then the old CA is removed and after the reload its clients are refused; the file is put back after",
 			Setup:       serverSide},
+		clientRotationScenario(),
 	}, sessionScenarios()...)
 }
 
@@ -126,6 +127,8 @@ func runRotation(ctx context.Context, s Scenario, m *Materials, opts Options) Re
 		return runSession(ctx, s, m, opts)
 	case CARotationScenario:
 		return runCARotation(ctx, s, m, opts)
+	case ClientRotationScenario:
+		return runClientRotation(ctx, s, m, opts)
 	}
 	t, ok := opts.Server.(*targetServer)
 	if !ok || t.proc == nil {

@@ -108,6 +108,9 @@ type ServerTLS struct {
 	// the handshake failed (a lower bound: some may have been buffered
 	// by the TLS stack already).
 	PeerBytesAfterFailure int64 `json:"peer_bytes_after_failure,omitempty"`
+	// Resumed: the handshake resumed a session (a ticket this server
+	// issued), so the server presented no certificate on it.
+	Resumed bool `json:"resumed,omitempty"`
 	// AlertAfterHandshake is an alert the client sent after the
 	// handshake completed instead of a request (a client that checks
 	// the server after the handshake, or a TLS 1.3 post-handshake
@@ -177,6 +180,10 @@ type referenceServer struct {
 	observe func(ServerObservation)
 	// listenHost is the loopback address to listen on; "" is 127.0.0.1.
 	listenHost string
+	// ln, when set, is the listener Start serves on instead of a new
+	// port: server-cert-rotation-client serves two certificates in turn
+	// on one port (rotation_client.go).
+	ln net.Listener
 }
 
 // ReferenceServer is the strict server: crypto/tls with
@@ -224,9 +231,12 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", host, err)
+	ln := s.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", host, err)
+		}
 	}
 	r := &runningServer{subject: s, ln: ln, tls: tcfg, timeout: cfg.Timeout, conns: map[net.Conn]bool{}}
 	r.wg.Add(1)
@@ -365,7 +375,7 @@ func (r *runningServer) serve(raw net.Conn) ServerObservation {
 		r.handshakeFailed(&o, raw, err, st.Version, watch)
 		return o
 	}
-	o.TLS.Status = LayerOK
+	o.TLS.Status, o.TLS.Resumed = LayerOK, st.DidResume
 	if n := len(st.PeerCertificates); n > 0 {
 		o.TLS.ClientCert, o.TLS.ClientSubject, o.TLS.ClientChainLen = CertPresented, st.PeerCertificates[0].Subject.CommonName, n
 	} else {

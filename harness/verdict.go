@@ -213,6 +213,9 @@ type Verdict struct {
 	Session *SessionLayer `json:"session,omitempty"`
 	// CARotation is what client-ca-rotation saw (rotation_ca.go).
 	CARotation *CARotationLayer `json:"ca_rotation,omitempty"`
+	// ClientRotation is what server-cert-rotation-client saw
+	// (rotation_client.go).
+	ClientRotation *ClientRotationLayer `json:"client_rotation,omitempty"`
 }
 
 // ClientProcess is the evidence of one run of an external client command.

@@ -119,7 +119,8 @@ func harnessList(c *cli.Context) error {
 			SchemaVersion int    `json:"schema_version"`
 			Scenarios     []scen `json:"scenarios"`
 			Controls      []ctrl `json:"negative_controls"`
-			// WhenNamed run only when named and with --server-cmd.
+			// WhenNamed run only when named, each with the subject its
+			// description names (--server-cmd or --client-cmd).
 			WhenNamed []scen `json:"run_when_named"`
 		}{SchemaVersion: report.SchemaVersion}
 		for _, s := range scenarios {

@@ -104,9 +104,10 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 }
 
 // listRotationScenarios is harness list's section on the scenarios that
-// run only when named, against a server the harness starts.
+// run only when named: server-cert-rotation against a server the
+// harness starts, server-cert-rotation-client with a client command.
 func listRotationScenarios(w io.Writer) error {
-	fmt.Fprintln(w, "\nrun only when named (--scenario NAME), one at a time after the others: they change the files a started server reads, or keep a connection open for seconds:")
+	fmt.Fprintln(w, "\nrun only when named (--scenario NAME), after the others and one at a time: they change the certificates around a running subject or keep a connection open for seconds (each says which subject it needs: --server-cmd, --client-cmd or any server):")
 	t := newTable(w)
 	for _, s := range harness.RotationScenarios() {
 		t.row("  "+s.Name, string(s.Side), string(s.Expect), s.Importance.String(), s.Description)
