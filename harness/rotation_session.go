@@ -316,9 +316,12 @@ func (r *sessionRun) revocation() Result {
 	}
 	if r.ev.NewConnection != "refused" {
 		r.stopWatch(event)
+		res := judgeSession(r.s, r.ev, r.ro) // the verdict of what was seen: the old connection, accepted
 		why := fmt.Sprintf("after the revocation was published (%s) and %s, the server still accepted new connections with the revoked certificate (%s): it did not pick up the revocation, so what it does with an open connection was not seen (nginx reads ssl_crl on a reload, Node's crl and Python's load_verify_locations only when the context is made)",
 			wordsList(r.ev.PublishedVia), r.triggerWords(), r.ev.NewConnectionDetail)
-		return r.broken(why)
+		res.Pass, res.Observed, res.Inconclusive, res.Mismatch = false, false, true, "inconclusive: "+why
+		res.Reason = Reason{ID: ReasonUnclassified, Text: "the revocation did not reach the server: new connections with the revoked certificate were still accepted"}
+		return res
 	}
 	refused := event.Add(time.Duration(*r.ev.NewRefusedAfterMS * float64(time.Millisecond)))
 	sleepUntil(r.ctx, refused.Add(r.ro.ObserveFor))

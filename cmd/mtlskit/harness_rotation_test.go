@@ -74,7 +74,9 @@ func TestRotationFlags(t *testing.T) {
 // and it keeps the open WebSocket of a client that was revoked or whose
 // certificate expired (observed, not failed). The Python websockets
 // recipe reads its CA file once: client-ca-rotation fails at its first
-// step; it keeps an expired client's connection too.
+// step; it keeps an expired client's connection too. nginx with
+// worker_shutdown_timeout closes the revoked client's connection once the
+// reload's old workers time out.
 func TestRotationScenariosOnRealStacks(t *testing.T) {
 	short := []string{"--short-cert-lifetime", "2s", "--observe-for", "2s", "--reload-timeout", "3s"}
 	observedKept := func(t *testing.T, got verdictRow, ok bool) {
@@ -102,6 +104,19 @@ func TestRotationScenariosOnRealStacks(t *testing.T) {
 		}
 		got, ok = rows["client-cert-expires-during-connection"]
 		observedKept(t, got, ok)
+	})
+	t.Run("nginx-worker-shutdown-timeout", func(t *testing.T) {
+		// worker_shutdown_timeout 1s: the workers SIGHUP retired close what
+		// they hold after 1 s, the revoked client's WebSocket with it.
+		needNginx(t)
+		t.Parallel()
+		code, rows, r := runJSON(t, "--server-cmd", "sh fixtures/subjects/nginx-reload/run.sh {dir} {port} {chain} {key} {ca} {crl} 1s",
+			"--target", "wss://localhost:{port}/echo", "--reload-signal", "HUP", "--scenario", "client-revoked-during-connection",
+			"--observe-for", "4s", "--expect-close-within", "3s")
+		got := rows["client-revoked-during-connection"]
+		if code != 0 || !got.Pass || got.Mark != "PASS" || got.Reason.ID != "connection-closed" {
+			t.Errorf("exit %d: %+v\n%s", code, got, r.stderr)
+		}
 	})
 	t.Run("python-websockets", func(t *testing.T) {
 		needPythonWebsockets(t)
