@@ -370,6 +370,25 @@ func FuzzReadIndex(f *testing.F) {
 		if rewritten := encodeIndex(&again); !bytes.Equal(rewritten, written) {
 			t.Fatalf("index changed across a write and a read:\n%s\n%s", written, rewritten)
 		}
+		// The single-name lookup reads what the writer wrote as the full
+		// read does (the store writes the current version only:
+		// prepareIndex), and leaves anything else to it.
+		for _, e := range append(again.Entries, Entry{Name: "alice"}, Entry{Name: "x"}) {
+			if again.Version != indexVersion {
+				break
+			}
+			want := again.find(e.Name)
+			if want != nil {
+				want.Revoked = again.revocation(want.Serial)
+			}
+			got, err := lookupIndex(bytes.NewReader(written), e.Name)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("lookup %q of the written index = %+v, %v; the full read finds %+v", e.Name, got, err, want)
+			}
+		}
+		if got, err := lookupIndex(bytes.NewReader(data), "alice"); err == nil && !bytes.Equal(data, written) {
+			t.Fatalf("lookup accepted an index the writer did not write (%+v):\n%s", got, data)
+		}
 		// Finding and removing must not panic.
 		idx.find("alice")
 		idx.remove("alice")

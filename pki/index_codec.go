@@ -15,7 +15,9 @@ import (
 
 // The index codec. index.json stays JSON (docs/store.md, "index.json"),
 // written without reflection, one entry a line, CAs first then leaves by
-// name (the order List returns), and read by a decoder that knows the
+// name (the order List returns), stamped with a checksum of its layout
+// (index_lookup.go: a single-name lookup scans a stamped file instead of
+// decoding it), and read by a decoder that knows the
 // index's fields and hands anything else to encoding/json: a file this
 // decoder does not fully understand (another writer's layout, null
 // values, a key in another letter case, an odd number) is decoded by
@@ -30,6 +32,9 @@ func encodeIndex(idx *index) []byte {
 	b := make([]byte, 0, size)
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(idx.Version), 10)
+	b = append(b, `,"`+stampKey+`":"`...)
+	stampAt := len(b)
+	b = append(b, `00000000"`...)
 	if idx.CA != nil {
 		b = append(b, `,"ca":`...)
 		b = appendCAInfo(b, idx.CA)
@@ -82,7 +87,8 @@ func encodeIndex(idx *index) []byte {
 	if len(idx.Entries) > 0 {
 		b = append(b, '\n')
 	}
-	return append(b, "]}\n"...)
+	b = append(b, "]}\n"...)
+	return stamp(b, stampAt)
 }
 
 func appendCAInfo(b []byte, c *CAInfo) []byte {
@@ -538,7 +544,7 @@ func (d *dec) skip() error {
 }
 
 var (
-	indexKeys      = []string{"version", "entries", "ca", "revoked", "lint_signers", "superseded"}
+	indexKeys      = []string{"version", stampKey, "entries", "ca", "revoked", "lint_signers", "superseded"}
 	entryKeys      = []string{"name", "kind", "serial", "common_name", "sans", "key_type", "not_before", "not_after", "sha256", "issuer", "created", "cert", "key", "chain", "revoked", "renewed_from", "lint"}
 	caKeys         = []string{"crl_url", "ocsp_url", "crl_number", "root_crl_number"}
 	revocationKeys = []string{"serial", "name", "revoked_at", "reason_code", "reason", "issuer_key_id", "not_after"}
@@ -565,6 +571,10 @@ func decodeIndexFast(data string) (index, error) {
 			}
 			idx.Version = int(n)
 			return nil
+		case stampKey:
+			// The layout stamp (index_lookup.go): only the lookup reads it.
+			_, err := d.str()
+			return err
 		case "ca":
 			idx.CA = &CAInfo{}
 			return d.caInfo(idx.CA)

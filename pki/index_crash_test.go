@@ -74,6 +74,11 @@ func TestIndexSurvivesCrashMidWrite(t *testing.T) {
 			if want := n + 1 + map[bool]int{true: 1}[tc.wantNew]; len(idx.Entries) != want {
 				t.Fatalf("%d entries, want %d", len(idx.Entries), want)
 			}
+			// The index left is whole, stamp included: the single-name
+			// lookup serves it.
+			if e, err := s.lookup("dev-000001"); err != nil || e == nil || e.Name != "dev-000001" {
+				t.Fatalf("lookup after a crash at %s: %+v, %v", tc.point, e, err)
+			}
 			// The next writer removes the temporary file and writes.
 			if err := s.withLock(func(idx index, err error) error {
 				if err != nil {

@@ -73,6 +73,17 @@ func TestIndex100kRoundTrips(t *testing.T) {
 	if !reflect.DeepEqual(slow, got) {
 		t.Fatal("encoding/json reads the index differently from the fast decoder")
 	}
+	// The single-name lookup finds what the full read finds.
+	for i := 0; i < len(got.Entries); i += 997 {
+		name := got.Entries[i].Name
+		want, err := s.getFull(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := s.lookup(name); err != nil || !reflect.DeepEqual(e, want) {
+			t.Fatalf("lookup %q = %+v, %v; the full read has %+v", name, e, err, want)
+		}
+	}
 	// The list view: sorted already, revocations attached.
 	es := got.listed()
 	if es[1].Revoked == nil || es[1].Revoked.Name != "dev-000000" || es[2].Revoked != nil {

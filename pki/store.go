@@ -984,21 +984,26 @@ func parseIndex(path string, data string) (index, error) {
 		return index{}, fmt.Errorf("index %s has version %d, newer than this mtlskit understands (%d): upgrade mtlskit", path, idx.Version, indexVersion)
 	}
 	for i := range idx.Entries {
-		e := &idx.Entries[i]
-		bad := ""
-		switch {
-		case e.Kind != KindRoot && e.Kind != KindIntermediate && e.Kind != KindServer && e.Kind != KindClient:
-			bad = fmt.Sprintf("kind %.20q is unknown", string(e.Kind))
-		case CheckName(e.Name) != nil:
-			bad = fmt.Sprintf("name %.40q is not a valid certificate name", e.Name)
-		case !localPath(e.Cert, false) || !localPath(e.Key, true) || !localPath(e.Chain, true):
-			bad = "a file path is empty or points outside the store"
-		}
-		if bad != "" {
+		if bad := entryProblem(&idx.Entries[i]); bad != "" {
 			return index{}, fmt.Errorf("index %s is damaged (entry %d: %s): restore it from a backup", path, i+1, bad)
 		}
 	}
 	return idx, nil
+}
+
+// entryProblem says what is wrong with an index entry the store cannot
+// rely on (an unknown kind, an invalid name, a file path outside the
+// store), or "".
+func entryProblem(e *Entry) string {
+	switch {
+	case e.Kind != KindRoot && e.Kind != KindIntermediate && e.Kind != KindServer && e.Kind != KindClient:
+		return fmt.Sprintf("kind %.20q is unknown", string(e.Kind))
+	case CheckName(e.Name) != nil:
+		return fmt.Sprintf("name %.40q is not a valid certificate name", e.Name)
+	case !localPath(e.Cert, false) || !localPath(e.Key, true) || !localPath(e.Chain, true):
+		return "a file path is empty or points outside the store"
+	}
+	return ""
 }
 
 // localPath reports whether p is a relative path inside the store (or
@@ -1096,18 +1101,35 @@ func (x *index) listed() []Entry {
 	return es
 }
 
-// Get returns the index entry of an issued certificate.
+// Get returns the index entry of an issued certificate. An index its
+// writer stamped is scanned for the one entry (lookup, index_lookup.go);
+// any other is read and checked whole.
 func (s *Store) Get(name string) (*Entry, error) {
 	s.settle()
+	e, err := s.lookup(name)
+	if errors.Is(err, errSlowPath) {
+		e, err = s.getFull(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, detailf(ErrNotFound, "no certificate named %q in %s", name, s.Dir)
+	}
+	return e, nil
+}
+
+// getFull is Get through the whole index: the entry, or nil when there
+// is none.
+func (s *Store) getFull(name string) (*Entry, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
 	e := idx.find(name)
-	if e == nil {
-		return nil, detailf(ErrNotFound, "no certificate named %q in %s", name, s.Dir)
+	if e != nil {
+		e.Revoked = idx.revocation(e.Serial)
 	}
-	e.Revoked = idx.revocation(e.Serial)
 	return e, nil
 }
 
