@@ -185,6 +185,10 @@ type Scenario struct {
 	Rotation bool
 }
 
+// AllScenarios is Scenarios followed by RotationScenarios: every row a
+// report can hold, in the order reports list them.
+func AllScenarios() []Scenario { return append(Scenarios(), RotationScenarios()...) }
+
 // Scenarios returns every scenario in definition order: server-side
 // first, then client-side. The rotation scenarios, which run only when
 // named, are RotationScenarios; Lookup finds both.

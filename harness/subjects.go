@@ -45,6 +45,58 @@ type SubjectSpec struct {
 	StartTimeout   Duration `yaml:"start_timeout"`
 	StopGrace      Duration `yaml:"stop_grace"`
 	CommandTimeout Duration `yaml:"command_timeout"`
+	// Rotation configures the rotation scenarios the subject names in
+	// Scenarios (harness run's --reload-* and rotation flags).
+	Rotation *RotationSpec `yaml:"rotation"`
+}
+
+// RotationSpec is a subject's rotation options, as harness run's flags
+// of the same names (docs/rotation.md).
+type RotationSpec struct {
+	ReloadSignal      string   `yaml:"reload_signal"`
+	ReloadSignalGroup bool     `yaml:"reload_signal_group"`
+	ReloadCmd         string   `yaml:"reload_cmd"`
+	ReloadTimeout     Duration `yaml:"reload_timeout"`
+	KeepsOld          string   `yaml:"rotation_keeps_old"`
+	ShortCertLifetime Duration `yaml:"short_cert_lifetime"`
+	ObserveFor        Duration `yaml:"observe_for"`
+	ExpectCloseWithin Duration `yaml:"expect_close_within"`
+}
+
+// options are the RotationOptions of a spec; Run is set by the caller.
+func (r *RotationSpec) options() (RotationOptions, error) {
+	var ro RotationOptions
+	if r == nil {
+		return ro, nil
+	}
+	sig, err := ParseReloadSignal(r.ReloadSignal)
+	if err != nil {
+		return ro, err
+	}
+	ro = RotationOptions{Signal: sig, SignalGroup: r.ReloadSignalGroup, Timeout: time.Duration(r.ReloadTimeout), KeepsOld: r.KeepsOld,
+		ShortLifetime: time.Duration(r.ShortCertLifetime), ObserveFor: time.Duration(r.ObserveFor), CloseWithin: time.Duration(r.ExpectCloseWithin)}
+	observe := ro.ObserveFor
+	if observe == 0 {
+		observe = defaultObserveFor
+	}
+	switch {
+	case r.KeepsOld != "" && r.KeepsOld != "true" && r.KeepsOld != "false" && r.KeepsOld != "any":
+		return ro, fmt.Errorf("rotation_keeps_old %q: use true, false or any", r.KeepsOld)
+	case r.ReloadSignalGroup && sig == 0:
+		return ro, fmt.Errorf("reload_signal_group needs reload_signal")
+	case r.ReloadCmd != "" && sig != 0:
+		return ro, fmt.Errorf("reload_cmd and reload_signal are two ways to trigger the reload: pick one")
+	case ro.ShortLifetime != 0 && ro.ShortLifetime < minShortLifetime:
+		return ro, fmt.Errorf("short_cert_lifetime %s is under %s: X.509 times are whole seconds", ro.ShortLifetime, minShortLifetime)
+	case ro.CloseWithin > observe:
+		return ro, fmt.Errorf("expect_close_within %s is longer than observe_for (%s): a close later than the window cannot be seen", ro.CloseWithin, observe)
+	}
+	if r.ReloadCmd != "" {
+		if ro.Command, err = ParseTemplate(r.ReloadCmd); err != nil {
+			return ro, fmt.Errorf("reload_cmd: %v", err)
+		}
+	}
+	return ro, nil
 }
 
 // Duration is a time.Duration written as "5s", "1m" in a subjects file.
@@ -129,6 +181,12 @@ func ParseSubjects(file string, data []byte) ([]SubjectSpec, error) {
 		}
 		if _, err := Lookup(s.Scenarios...); err != nil {
 			return bad("%s: %v", where, err)
+		}
+		if _, err := s.Rotation.options(); err != nil {
+			return bad("%s: rotation: %v", where, err)
+		}
+		if s.Rotation != nil && !s.namesRotation() {
+			return bad("%s: rotation: configures the rotation scenarios, and the subject names none: add them to scenarios", where)
 		}
 	}
 	return doc.Subjects, nil
@@ -221,9 +279,24 @@ func RunSubject(ctx context.Context, spec SubjectSpec, base Options) *Report {
 	return run
 }
 
+// namesRotation reports whether the subject's scenarios include a
+// rotation scenario (which run only when named).
+func (s SubjectSpec) namesRotation() bool {
+	for _, n := range s.Scenarios {
+		for _, r := range RotationScenarios() {
+			if n == r.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // options are the run options of a subject, over base.
 func (s SubjectSpec) options(base Options) Options {
 	o := base
+	o.Rotation, _ = s.Rotation.options() // checked by ParseSubjects
+	o.Rotation.Run = s.namesRotation()
 	switch s.TLSVersion {
 	case "1.2":
 		o.TLSVersion = tls.VersionTLS12

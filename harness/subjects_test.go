@@ -30,6 +30,12 @@ func TestParseSubjects(t *testing.T) {
 		{"target placeholder", "subjects:\n  - name: a\n    server: srv {port}\n    target: wss://localhost:{url}/\n", "target:"},
 		{"unknown scenario", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [valid-clinet]\n", "valid-clinet"},
 		{"bad duration", "subjects:\n  - name: a\n    server: srv {port}\n    timeout: 5 seconds\n", "not a duration"},
+		{"rotation without a rotation scenario", "subjects:\n  - name: a\n    server: srv {port}\n    rotation: {reload_signal: HUP}\n", "rotation: configures the rotation scenarios"},
+		{"rotation signal", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-ca-rotation]\n    rotation: {reload_signal: KILL}\n", `reload signal "KILL"`},
+		{"rotation signal and command", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-ca-rotation]\n    rotation: {reload_signal: HUP, reload_cmd: kill}\n", "pick one"},
+		{"rotation lifetime", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-cert-expires-during-connection]\n    rotation: {short_cert_lifetime: 1s}\n", "whole seconds"},
+		{"rotation close after the window", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-revoked-during-connection]\n    rotation: {observe_for: 2s, expect_close_within: 3s}\n", "longer than observe_for"},
+		{"rotation unknown key", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-ca-rotation]\n    rotation: {reload: HUP}\n", "field reload not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

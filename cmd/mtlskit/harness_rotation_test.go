@@ -67,69 +67,52 @@ func TestRotationFlags(t *testing.T) {
 	}
 }
 
-// TestRotationScenariosOnRealStacks pins what two real servers do when
-// the certificates around a running server change (docs/rotation.md):
-// nginx re-reads ssl_client_certificate and ssl_crl on SIGHUP, so
-// client-ca-rotation passes and a revocation reaches new connections,
-// and it keeps the open WebSocket of a client that was revoked or whose
-// certificate expired (observed, not failed). The Python websockets
-// recipe reads its CA file once: client-ca-rotation fails at its first
-// step; it keeps an expired client's connection too. nginx with
-// worker_shutdown_timeout closes the revoked client's connection once the
-// reload's old workers time out.
+// TestRotationScenariosOnRealStacks runs fixtures/subjects/rotation.yaml
+// and pins what real stacks do when the certificates around them change
+// (docs/rotation.md): nginx reloads its certificate, CA file and CRL on
+// SIGHUP and keeps the WebSockets of a client that expired or was
+// revoked (observed, not failed), unless worker_shutdown_timeout makes
+// the retired workers close them; the Python websockets recipe reads its
+// files once (it neither rotates nor takes a new CA bundle) and keeps an
+// expired client's connection; the Go and Python client recipes accept
+// the server's next certificate.
 func TestRotationScenariosOnRealStacks(t *testing.T) {
-	short := []string{"--short-cert-lifetime", "2s", "--observe-for", "2s", "--reload-timeout", "3s"}
-	observedKept := func(t *testing.T, got verdictRow, ok bool) {
-		t.Helper()
-		if !ok || got.Mark != "OBSERVED" || got.Reason.ID != "connection-kept" || !got.Pass {
-			t.Errorf("want OBSERVED connection-kept: %+v", got)
+	needNginx(t)
+	needPythonWebsockets(t)
+	r := mtlskit(t, repoRoot(t), nil, "harness", "run", "--subjects", "fixtures/subjects/rotation.yaml", "--format", "json")
+	doc := decodeSubjects(t, r)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (python-server fails two scenarios)\n%s", r.code, r.stderr)
+	}
+	type cell struct{ mark, words string }
+	want := map[string]cell{
+		"nginx-reload/server-cert-rotation":                              {"PASS", ""},
+		"nginx-reload/client-ca-rotation":                                {"PASS", ""},
+		"nginx-reload/client-cert-expires-during-connection":             {"OBSERVED", "kept: "},
+		"nginx-reload/client-revoked-during-connection":                  {"OBSERVED", "were refused"},
+		"nginx-reload-shutdown-timeout/client-revoked-during-connection": {"PASS", "closed "},
+		"python-server/server-cert-rotation":                             {"FAIL", "did not rotate"},
+		"python-server/client-ca-rotation":                               {"FAIL", "did not pick up the new CA bundle"},
+		"python-server/client-cert-expires-during-connection":            {"OBSERVED", "kept: "},
+		"go-client/server-cert-rotation-client":                          {"PASS", ""},
+		"python-client/server-cert-rotation-client":                      {"PASS", ""},
+	}
+	got := map[string]verdictRow{}
+	for _, s := range doc.Subjects {
+		if s.SkippedBecause != "" {
+			t.Errorf("%s skipped: %s", s.Subject, s.SkippedBecause)
+		}
+		for _, res := range s.Results {
+			got[s.Subject+"/"+res.Name] = res
 		}
 	}
-	t.Run("nginx", func(t *testing.T) {
-		needNginx(t)
-		t.Parallel()
-		code, rows, r := runJSON(t, append([]string{"--server-cmd", "sh fixtures/subjects/nginx-reload/run.sh {dir} {port} {chain} {key} {ca} {crl}",
-			"--target", "wss://localhost:{port}/echo", "--reload-signal", "HUP",
-			"--scenario", "client-ca-rotation", "--scenario", "client-revoked-during-connection", "--scenario", "client-cert-expires-during-connection"}, short...)...)
-		if code != 0 || len(rows) != 3 {
-			t.Fatalf("exit %d, %d rows\n%s\n%s", code, len(rows), r.stdout, r.stderr)
+	if len(got) != len(want) {
+		t.Errorf("%d results, want %d: %v", len(got), len(want), doc.verdicts())
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok || g.Mark != w.mark || !strings.Contains(g.Reason.Text+" "+g.Mismatch, w.words) {
+			t.Errorf("%s: %s (%s | %s), want %s with %q", k, g.Mark, g.Reason.Text, g.Mismatch, w.mark, w.words)
 		}
-		if got := rows["client-ca-rotation"]; !got.Pass || got.Mark != "PASS" {
-			t.Errorf("nginx reloads its client CA file on SIGHUP: %+v", got)
-		}
-		got, ok := rows["client-revoked-during-connection"]
-		observedKept(t, got, ok)
-		if !strings.Contains(got.Reason.Text, "refused") {
-			t.Errorf("the revocation must have reached new connections: %s", got.Reason.Text)
-		}
-		got, ok = rows["client-cert-expires-during-connection"]
-		observedKept(t, got, ok)
-	})
-	t.Run("nginx-worker-shutdown-timeout", func(t *testing.T) {
-		// worker_shutdown_timeout 1s: the workers SIGHUP retired close what
-		// they hold after 1 s, the revoked client's WebSocket with it.
-		needNginx(t)
-		t.Parallel()
-		code, rows, r := runJSON(t, "--server-cmd", "sh fixtures/subjects/nginx-reload/run.sh {dir} {port} {chain} {key} {ca} {crl} 1s",
-			"--target", "wss://localhost:{port}/echo", "--reload-signal", "HUP", "--scenario", "client-revoked-during-connection",
-			"--observe-for", "4s", "--expect-close-within", "3s")
-		got := rows["client-revoked-during-connection"]
-		if code != 0 || !got.Pass || got.Mark != "PASS" || got.Reason.ID != "connection-closed" {
-			t.Errorf("exit %d: %+v\n%s", code, got, r.stderr)
-		}
-	})
-	t.Run("python-websockets", func(t *testing.T) {
-		needPythonWebsockets(t)
-		t.Parallel()
-		code, rows, r := runJSON(t, append([]string{"--server-cmd", "/usr/bin/python3 fixtures/subjects/python-websockets/server.py {port} {ca} {chain} {key}",
-			"--scenario", "client-ca-rotation", "--scenario", "client-cert-expires-during-connection"}, short...)...)
-		if code != 1 || len(rows) != 2 {
-			t.Fatalf("exit %d (want 1: client-ca-rotation fails), %d rows\n%s\n%s", code, len(rows), r.stdout, r.stderr)
-		}
-		if got := rows["client-ca-rotation"]; got.Pass || !strings.Contains(got.Mismatch, "did not pick up the new CA bundle") {
-			t.Errorf("Python reads its CA file once: %+v", got)
-		}
-		got, ok := rows["client-cert-expires-during-connection"]
-		observedKept(t, got, ok)
-	})
+	}
 }

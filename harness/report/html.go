@@ -278,7 +278,7 @@ func htmlMatrixOf(runs []htmlRun) *htmlMatrix {
 	}
 	m := &htmlMatrix{Runs: cols}
 	seen := map[string]bool{}
-	for _, s := range harness.Scenarios() {
+	for _, s := range harness.AllScenarios() {
 		for _, c := range cols {
 			if _, ok := c.byScenario[s.Name]; ok && !seen[s.Name] {
 				seen[s.Name] = true

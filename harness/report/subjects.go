@@ -50,7 +50,7 @@ type Run struct {
 // Run.Scenarios.
 func ScenarioSet() []string {
 	var out []string
-	for _, s := range append(harness.Scenarios(), harness.RotationScenarios()...) {
+	for _, s := range harness.AllScenarios() {
 		out = append(out, s.Name)
 	}
 	sort.Strings(out)
@@ -319,7 +319,7 @@ func mustCount(r *Run) int { _, n := shardPlace(r); return n }
 func WriteMatrix(w io.Writer, reps []*harness.Report, opt TableOptions) error {
 	var names []string
 	cells := map[string]map[string]harness.Result{}
-	for _, s := range harness.Scenarios() {
+	for _, s := range harness.AllScenarios() {
 		for _, r := range reps {
 			for _, res := range r.Results {
 				if res.Scenario.Name == s.Name {
