@@ -170,6 +170,29 @@ func (r *clientRun) handshake() bool {
 	return true
 }
 
+// alertReason is the reason of an alert the server sent. Alert 45
+// certificate_expired is what servers (Go, OpenSSL) send for an expired
+// and for a not-yet-valid certificate alike: the dates of the client's
+// own certificate say which, and when by this machine's clock it is
+// neither, that the server's clock is the suspect.
+func (r *clientRun) alertReason(a *Alert) Reason {
+	why := wire.AlertReason(a, PartyServer)
+	c := r.cfg.Encounter.Client
+	if *a != wire.AlertCertificateExpired || c == nil || c.Cert == nil {
+		return why
+	}
+	now, cert := time.Now(), c.Cert
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	switch {
+	case now.Before(cert.NotBefore):
+		return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate, which is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", stamp(cert.NotBefore), a)}
+	case now.After(cert.NotAfter):
+		return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate, which expired at %s (%s)", stamp(cert.NotAfter), a)}
+	}
+	why.Text += fmt.Sprintf("; by this machine's clock the certificate is valid (%s to %s): is the server's clock wrong?", stamp(cert.NotBefore), stamp(cert.NotAfter))
+	return why
+}
+
 // handshakeFailed classifies a failed handshake: the client refused the
 // server's certificate, the server refused with an alert or by closing,
 // or the handshake broke for a reason that is no refusal.
@@ -202,7 +225,7 @@ func (r *clientRun) handshakeFailed(err error) bool {
 			L.TLS.Reason, L.TLS.Detail = &why, why.Text
 			return r.end(LayerTLS, ConnectFailed, "", why)
 		}
-		why := wire.AlertReason(a, PartyServer)
+		why := r.alertReason(a)
 		L.TLS.Reason = &why
 		L.TLS.Detail = "the server aborted the handshake with " + a.String()
 		return r.end(LayerTLS, RejectedTLS, PartyServer, why)
@@ -248,7 +271,7 @@ func (r *clientRun) lateRefusal(a *Alert, layer *Layer, at LayerName) bool {
 		}
 		return r.end(LayerWS, NoEcho, "", why)
 	}
-	why := wire.AlertReason(a, PartyServer)
+	why := r.alertReason(a)
 	L.TLS.Status, L.TLS.RefusedBy, L.TLS.Reason, L.TLS.Alert, L.TLS.LateAlert = LayerFailed, PartyServer, &why, a, true
 	L.TLS.Detail = fmt.Sprintf("the client's handshake finished, then the server refused it with %s on the first read (%s)", a, L.TLS.Version)
 	layer.Status, layer.Detail = LayerSkipped, "not reached: the server refused the TLS connection"

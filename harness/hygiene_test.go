@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperClient(os.Args[1:]))
 	case "rotating-server":
 		os.Exit(helperRotatingServer(os.Args[1:]))
+	case "skewed-server":
+		os.Exit(helperSkewedServer(os.Args[1:]))
 	case "hup-server":
 		os.Exit(helperHUPServer(os.Args[1:]))
 	case "crl-server":
