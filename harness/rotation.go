@@ -101,7 +101,8 @@ type RotationLayer struct {
 	// absent when none did within TimeoutMS.
 	NewAfterMS *float64 `json:"new_serial_after_ms,omitempty"`
 	TimeoutMS  float64  `json:"timeout_ms"`
-	// OldConnection is kept, closed or not-opened; ExpectOldKept the
+	// OldConnection is kept, closed, unresponsive (open, but no echo
+	// within the timeout) or not-opened; ExpectOldKept the
 	// expectation (absent: only reported).
 	OldConnection       string `json:"old_connection"`
 	OldConnectionDetail string `json:"old_connection_detail,omitempty"`
@@ -251,7 +252,7 @@ func judgeRotation(ev *RotationLayer, v Verdict) (bool, string) {
 	case ev.ExpectOldKept != nil && *ev.ExpectOldKept && ev.OldConnection != "kept":
 		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s (%s); expected it to be kept (--rotation-keeps-old=false if closing it is intended)", ev.OldConnection, ev.OldConnectionDetail)
 	case ev.ExpectOldKept != nil && !*ev.ExpectOldKept && ev.OldConnection != "closed":
-		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s; expected it to be closed (--rotation-keeps-old=false)", ev.OldConnection)
+		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s (%s); expected it to be closed (--rotation-keeps-old=false)", ev.OldConnection, ev.OldConnectionDetail)
 	}
 	return true, ""
 }
@@ -336,7 +337,10 @@ func openOld(ctx context.Context, addr, url string, cfg *tls.Config, timeout tim
 }
 
 // oldStillEchoes sends one message on the old connection and waits for
-// its echo: kept, or closed with what happened.
+// its echo: "kept"; "closed" when writing failed or the read ended in a
+// close or EOF; "unresponsive" when the echo did not come within timeout
+// on a connection still open (a stall is not a close). Messages the
+// server sends of its own accord are skipped (up to 16).
 func oldStillEchoes(c *websocket.Conn, timeout time.Duration) (string, string) {
 	msg := []byte("opened before the reload " + time.Now().Format(time.RFC3339Nano))
 	_ = c.SetWriteDeadline(time.Now().Add(timeout))
@@ -344,14 +348,19 @@ func oldStillEchoes(c *websocket.Conn, timeout time.Duration) (string, string) {
 		return "closed", "writing on it failed: " + err.Error()
 	}
 	_ = c.SetReadDeadline(time.Now().Add(timeout))
-	_, got, err := c.ReadMessage()
-	switch {
-	case err != nil:
-		return "closed", "no echo: " + err.Error()
-	case string(got) != string(msg):
-		return "closed", "the echo differed"
+	for range 16 {
+		_, got, err := c.ReadMessage()
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return "unresponsive", fmt.Sprintf("no echo within %s, and no close", timeout)
+		case err != nil:
+			return "closed", "no echo: " + err.Error()
+		case string(got) == string(msg):
+			return "kept", ""
+		}
 	}
-	return "kept", ""
+	return "unresponsive", "16 messages came back, none of them the echo"
 }
 
 // successor mints the next certificate of the server's leaf: the same

@@ -189,7 +189,7 @@ func (r *caRotation) step(name string, caFile [][]byte, reload bool, wants []pro
 			return r.failStep(st, name, "writing {ca}: "+err.Error())
 		}
 		if r.p.takesCRL {
-			crls := append(r.origCRL, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: r.newRootCRL})...)
+			crls := append(append([]byte(nil), r.origCRL...), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: r.newRootCRL})...)
 			if err := replaceFile(r.p.Files.CRL, crls, 0o644); err != nil {
 				return r.failStep(st, name, "writing {crl}: "+err.Error())
 			}
@@ -256,7 +256,7 @@ func (r *caRotation) check(w probeWant, since, deadline time.Time) (CACheck, Ver
 	enc.Client = w.leaf
 	wait := 100 * time.Millisecond
 	for {
-		v := ReferenceClient().Connect(r.ctx, ClientConfig{Encounter: enc, Scenario: r.s.Name, Addr: r.addr, Target: r.url, TLSVersion: r.opts.TLSVersion, Timeout: r.opts.Timeout})
+		v := probeVerdict(r.ctx, enc, r.s.Name, r.addr, r.url, r.opts)
 		c.Probes++
 		c.Got, c.Reason = gotOf(v), fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
 		if r.p.Exited() {
@@ -279,7 +279,11 @@ func (r *caRotation) check(w probeWant, since, deadline time.Time) (CACheck, Ver
 // restore puts the server's {ca} (and {crl}) back and triggers the
 // reload, so what runs after sees the server as it started.
 func (r *caRotation) restore() {
-	if r.origCA == nil || r.p.Exited() {
+	if r.origCA == nil {
+		return
+	}
+	if r.p.Exited() {
+		r.ev.Restored = "not put back: the server had exited"
 		return
 	}
 	err := replaceFile(r.p.Files.CA, r.origCA, 0o644)
@@ -324,8 +328,14 @@ func (r *caRotation) judged(st stepResult, when string) Result {
 	step := r.ev.Steps[len(r.ev.Steps)-1].Name
 	newCA := st.failed.Client == "new-CA client"
 	switch {
+	case r.ev.ServerExited != "" && step == "before":
+		res.Inconclusive, res.Mismatch = true, fmt.Sprintf("inconclusive: the server exited before anything was changed (%s)", r.ev.ServerExited)
 	case r.ev.ServerExited != "":
 		res.Mismatch = fmt.Sprintf("%s: the server exited (%s), so it does not reload this way: give --reload-signal the signal it reloads on, or --reload-cmd", when, r.ev.ServerExited)
+	case st.failed.Got == "unreachable" || st.failed.Got == "failed":
+		// Neither accepted nor refused by the server: the check was
+		// not answered.
+		res.Inconclusive, res.Mismatch = true, "inconclusive: "+why+": the connection "+st.failed.Got+" without the server accepting or refusing it, so what the server trusts was not seen"
 	case step == "before":
 		// Without the controls the steps mean nothing.
 		res.Inconclusive, res.Mismatch = true, "inconclusive: "+why+": the server must refuse a CA it does not trust and accept the run's client before a rotation can be judged (valid-client and client-other-ca say more)"

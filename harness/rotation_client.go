@@ -92,7 +92,9 @@ func runClientRotation(ctx context.Context, s Scenario, m *Materials, opts Optio
 // has its own server, so its observations are exactly its own.
 func rotateUnderClient(ctx context.Context, s Scenario, m *Materials, opts Options, cc *ClientCommand) Result {
 	fail := func(ev *ClientRotationLayer, why string) Result {
-		return Result{Scenario: s, Verdict: Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: why}, ClientRotation: ev}, Mismatch: why}
+		// The harness could not set the scenario up: nothing was seen
+		// of the client.
+		return Result{Scenario: s, Verdict: Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: why}, ClientRotation: ev}, Inconclusive: true, Mismatch: "inconclusive: " + why}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -215,6 +217,10 @@ func judgeClientRotation(ev *ClientRotationLayer, v Verdict) (pass, inconclusive
 		return true, false, ""
 	case v.Outcome == Accepted:
 		return false, true, fmt.Sprintf("inconclusive: the client was accepted after the rotation, but the server never presented it the new certificate (serial %s) in a full handshake (%s), so whether it accepts the rotated certificate was not seen", ev.NewSerial, seen)
+	case presented == 0 && len(ev.After.Connections) == 0 && v.Client == nil:
+		// The second reference server did not start: the client was
+		// never put to the test.
+		return false, true, fmt.Sprintf("inconclusive: after the rotation the reference server did not serve (%s), so the client was not tried on the new certificate", v.Reason.Text)
 	case v.Outcome == RejectedTLS && v.RefusedBy == PartyClient:
 		return false, false, fmt.Sprintf("the client refused the rotated server certificate (serial %s: the same names and CA as serial %s, which it accepted on the run before): it pinned the old certificate or kept stale state from the first run (a file under {dir}, a cached session); %s%s", ev.NewSerial, ev.OldSerial, v.Reason.Text, exit)
 	}

@@ -64,12 +64,23 @@ type SessionLayer struct {
 	NewProbes           int      `json:"new_probes"`
 	NewRefusedAfterMS   *float64 `json:"new_refused_after_ms,omitempty"`
 	// OldConnection is "kept" (it echoed to the end of the window),
-	// "closed" or "not-opened"; ClosedAfterMS counts from the event
-	// (negative: before it).
+	// "closed", "unresponsive" (open, but no echo) or "not-opened";
+	// ClosedAfterMS counts from the event (negative: before it).
 	OldConnection       string   `json:"old_connection"`
 	OldConnectionDetail string   `json:"old_connection_detail,omitempty"`
 	ClosedAfterMS       *float64 `json:"closed_after_ms,omitempty"`
 	Pings               int      `json:"pings"`
+	// ControlConnection is what became of a WebSocket of the run's valid
+	// client (long-lived, never revoked) opened alongside and watched the
+	// same way: when it closed too, the server closed connections for
+	// another reason (a reload draining old workers, an age cap), not for
+	// this certificate.
+	ControlConnection       string   `json:"control_connection"`
+	ControlConnectionDetail string   `json:"control_connection_detail,omitempty"`
+	ControlClosedAfterMS    *float64 `json:"control_closed_after_ms,omitempty"`
+	// ServerAfter is what a new connection of the valid client got after
+	// the window: the server still serves ("accepted") or not.
+	ServerAfter string `json:"server_after,omitempty"`
 	// ObservedForMS is how long after the event the old connection was
 	// watched; ExpectCloseWithinMS the run's expectation, if any.
 	ObservedForMS       float64  `json:"observed_for_ms"`
@@ -105,8 +116,8 @@ type sessionRun struct {
 	addr, url string
 	enc       Encounter
 	leaf      *pki.Issued
-	old       *websocket.Conn
-	watch     *connWatch
+	old, control     *websocket.Conn
+	watch, ctlWatch  *connWatch
 }
 
 // runSession runs a during-connection scenario: on any server for the
@@ -138,8 +149,15 @@ func runSession(ctx context.Context, s Scenario, m *Materials, opts Options) Res
 	} else {
 		res = r.revocation()
 	}
-	if r.old != nil {
-		r.old.Close()
+	for _, w := range []*connWatch{r.watch, r.ctlWatch} {
+		if w != nil {
+			w.stop() // already stopped on the paths that judge; not on the broken ones
+		}
+	}
+	for _, c := range []*websocket.Conn{r.old, r.control} {
+		if c != nil {
+			c.Close()
+		}
 	}
 	_ = srv.Close()
 	res.Duration = time.Since(start)
@@ -186,6 +204,12 @@ func (r *sessionRun) skip() string {
 	if !t.proc.takesCRL && t.proc.ocsp == nil {
 		return "the server command does not take the run's CRL or OCSP responder: add {crl} or {ocsp} to --server-cmd, so that a revocation can reach it"
 	}
+	if t.proc.ocsp == nil && r.m.NoCRL != "" {
+		// Without the run's CRLs the rewritten {crl} would lack a CRL of
+		// the root, and a server that wants one per CA (nginx) would
+		// refuse every client: no sign of the revocation.
+		return "the run's materials have no CRLs of their own (" + r.m.NoCRL + "): run it on the harness's own CA, or with {ocsp}"
+	}
 	return ""
 }
 
@@ -215,7 +239,8 @@ func (r *sessionRun) mint(cn string, lifetime time.Duration) error {
 }
 
 // open opens the WebSocket to watch, with the scenario's certificate,
-// and starts pinging it.
+// and the control WebSocket, with the run's valid client certificate,
+// and starts pinging both.
 func (r *sessionRun) open() error {
 	cfg, err := probeConfigFor(r.m, r.leaf, r.opts)
 	if err != nil {
@@ -225,8 +250,31 @@ func (r *sessionRun) open() error {
 		r.ev.OldConnection, r.ev.OldConnectionDetail = "not-opened", err.Error()
 		return err
 	}
+	if cfg, err = probeConfig(r.m, r.opts); err != nil {
+		return err
+	}
+	if r.control, err = openOld(r.ctx, r.addr, r.url, cfg, r.opts.Timeout); err != nil {
+		r.ev.ControlConnection, r.ev.ControlConnectionDetail = "not-opened", err.Error()
+		return fmt.Errorf("the control connection, with the run's valid client certificate: %w", err)
+	}
 	r.watch = watchConn(r.old, sessionPingEvery, r.opts.Timeout)
+	r.ctlWatch = watchConn(r.control, sessionPingEvery, r.opts.Timeout)
 	return nil
+}
+
+// probeVerdict runs one full encounter as enc's client. An encounter
+// whose TLS 1.3 close cannot tell a refusal from a breakage is run again
+// pinned to TLS 1.2, as RunScenario does, when the run does not pin 1.3.
+func probeVerdict(ctx context.Context, enc Encounter, name, addr, url string, opts Options) Verdict {
+	cc := ClientConfig{Encounter: enc, Scenario: name, Addr: addr, Target: url, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout}
+	v := ReferenceClient().Connect(ctx, cc)
+	if v.Layers.TLS.Ambiguous && opts.TLSVersion != tls.VersionTLS13 && !opts.NoTLS12Rerun {
+		cc.TLSVersion = tls.VersionTLS12
+		v12 := ReferenceClient().Connect(ctx, cc)
+		v12.Reason.Text += " [decided in TLS 1.2: the TLS 1.3 close could not tell a refusal from a breakage]"
+		return v12
+	}
+	return v
 }
 
 // probeNew opens new connections with the certificate until one is
@@ -235,7 +283,7 @@ func (r *sessionRun) open() error {
 func (r *sessionRun) probeNew(since, deadline time.Time) {
 	wait := 100 * time.Millisecond
 	for {
-		v := ReferenceClient().Connect(r.ctx, ClientConfig{Encounter: r.enc, Scenario: r.s.Name, Addr: r.addr, Target: r.url, TLSVersion: r.opts.TLSVersion, Timeout: r.opts.Timeout})
+		v := probeVerdict(r.ctx, r.enc, r.s.Name, r.addr, r.url, r.opts)
 		r.ev.NewProbes++
 		if t, ok := r.opts.Server.(*targetServer); ok && t.proc != nil && t.proc.Exited() {
 			r.ev.ServerExited = t.proc.ExitReport()
@@ -258,18 +306,21 @@ func (r *sessionRun) probeNew(since, deadline time.Time) {
 	}
 }
 
-// gotOf is what a probe got: "accepted", "refused" (the server took the
-// connection and refused it, in the handshake or above it), or
-// "unreachable" (no TCP connection: that says nothing of the
-// certificate).
+// gotOf is what a probe got: "accepted"; "refused" when the server
+// refused it (in the handshake, or with a 4xx before the upgrade);
+// "unreachable" when there was no TCP connection; "failed" for anything
+// else (a handshake that broke without an alert, a 5xx, no echo), which
+// says nothing of the certificate.
 func gotOf(v Verdict) string {
 	switch {
 	case v.Outcome == Accepted:
 		return "accepted"
+	case v.RefusedBy == PartyServer && (v.Outcome == RejectedTLS || v.Outcome == RejectedHTTP):
+		return "refused"
 	case v.Layer == LayerTCP:
 		return "unreachable"
 	}
-	return "refused"
+	return "failed"
 }
 
 // expiry: open with a certificate that expires in ShortLifetime, wait
@@ -286,6 +337,9 @@ func (r *sessionRun) expiry() Result {
 	event := r.leaf.Cert.NotAfter
 	sleepUntil(r.ctx, event.Add(expiredProbeGrace))
 	r.probeNew(event, time.Now().Add(r.ro.Timeout))
+	if r.ev.NewConnection == "refused" {
+		sleepUntil(r.ctx, event.Add(r.ro.ObserveFor))
+	}
 	return r.finish(event)
 }
 
@@ -307,24 +361,10 @@ func (r *sessionRun) revocation() Result {
 	event := time.Now()
 	r.ev.Trigger, r.ev.ReloadCommand, r.ev.TriggerError = trigger(r.ctx, r.ro, p)
 	r.probeNew(event, event.Add(r.ro.Timeout))
-	if r.ev.ServerExited != "" || r.ev.NewConnection == "unreachable" {
-		r.stopWatch(event)
-		if r.ev.ServerExited == "" {
-			return r.broken(fmt.Sprintf("after the revocation was published and %s, new connections failed below TLS (%s), so whether the server refuses the certificate was not seen", r.triggerWords(), r.ev.NewConnectionDetail))
-		}
-		return r.broken(fmt.Sprintf("after the revocation was published and %s, the server exited (%s), so it does not reload this way: give --reload-signal the signal it reloads on, or --reload-cmd", r.triggerWords(), r.ev.ServerExited))
+	if r.ev.NewConnection == "refused" {
+		refused := event.Add(time.Duration(*r.ev.NewRefusedAfterMS * float64(time.Millisecond)))
+		sleepUntil(r.ctx, refused.Add(r.ro.ObserveFor))
 	}
-	if r.ev.NewConnection != "refused" {
-		r.stopWatch(event)
-		res := judgeSession(r.s, r.ev, r.ro) // the verdict of what was seen: the old connection, accepted
-		why := fmt.Sprintf("after the revocation was published (%s) and %s, the server still accepted new connections with the revoked certificate (%s): it did not pick up the revocation, so what it does with an open connection was not seen (nginx reads ssl_crl on a reload, Node's crl and Python's load_verify_locations only when the context is made)",
-			wordsList(r.ev.PublishedVia), r.triggerWords(), r.ev.NewConnectionDetail)
-		res.Pass, res.Observed, res.Inconclusive, res.Mismatch = false, false, true, "inconclusive: "+why
-		res.Reason = Reason{ID: ReasonUnclassified, Text: "the revocation did not reach the server: new connections with the revoked certificate were still accepted"}
-		return res
-	}
-	refused := event.Add(time.Duration(*r.ev.NewRefusedAfterMS * float64(time.Millisecond)))
-	sleepUntil(r.ctx, refused.Add(r.ro.ObserveFor))
 	return r.finish(event)
 }
 
@@ -365,13 +405,18 @@ func (r *sessionRun) publishRevocation(p *ServerProcess) error {
 }
 
 // replaceFile writes data over path through a temporary file renamed
-// over it: a reader sees the old file or the new one.
+// over it: a reader sees the old file or the new one. A failed write
+// leaves no temporary file behind.
 func replaceFile(path string, data []byte, mode os.FileMode) error {
 	tmp := filepath.Join(filepath.Dir(path), ".rotate-"+filepath.Base(path))
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
+	err := os.WriteFile(tmp, data, mode)
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	return os.Rename(tmp, path)
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // notOpened: the certificate was refused before anything could be
@@ -380,62 +425,86 @@ func (r *sessionRun) notOpened(err error) Result {
 	return r.broken(fmt.Sprintf("the WebSocket with a valid client certificate (serial %s) could not be opened (%v), so what the server does when it stops being valid was not seen (valid-client says why)", r.ev.ClientSerial, err))
 }
 
-// stopWatch ends the watch and records what became of the connection.
-func (r *sessionRun) stopWatch(event time.Time) {
-	w := r.watch.stop()
-	r.ev.Pings = w.pings
-	r.ev.ObservedForMS = ms(time.Since(event))
-	if w.closed.IsZero() {
-		r.ev.OldConnection = "kept"
-		return
+// stopWatches ends both watches and records what became of the two
+// connections, times from the event.
+func (r *sessionRun) stopWatches(event time.Time) {
+	record := func(w *connWatch, state, detail *string, closedAfter **float64) {
+		res := w.stop()
+		if res.state == "" {
+			*state = "kept"
+			return
+		}
+		at := ms(res.at.Sub(event))
+		*state, *detail, *closedAfter = res.state, res.detail, &at
 	}
-	at := ms(w.closed.Sub(event))
-	r.ev.OldConnection, r.ev.OldConnectionDetail, r.ev.ClosedAfterMS = "closed", w.detail, &at
-	r.ev.ObservedForMS = at
+	r.ev.ObservedForMS = ms(time.Since(event))
+	record(r.watch, &r.ev.OldConnection, &r.ev.OldConnectionDetail, &r.ev.ClosedAfterMS)
+	r.ev.Pings = r.watch.res.pings
+	record(r.ctlWatch, &r.ev.ControlConnection, &r.ev.ControlConnectionDetail, &r.ev.ControlClosedAfterMS)
+	if r.ev.ClosedAfterMS != nil {
+		r.ev.ObservedForMS = *r.ev.ClosedAfterMS
+	}
 }
 
-// finish stops the watch and judges what was seen.
+// finish stops the watches, checks the server still serves the valid
+// client, and judges what was seen.
 func (r *sessionRun) finish(event time.Time) Result {
 	if r.ev.NewConnection == "" {
 		r.ev.NewConnection = "not-tried"
 	}
-	if r.watch != nil {
-		// Watch to the end of the window unless it closed already.
-		sleepUntil(r.ctx, event.Add(r.ro.ObserveFor))
-		r.stopWatch(event)
+	r.stopWatches(event)
+	v := probeVerdict(r.ctx, serverSide(r.m), r.s.Name, r.addr, r.url, r.opts)
+	r.ev.ServerAfter = gotOf(v)
+	if r.ev.ServerAfter != "accepted" {
+		r.ev.ServerAfter += fmt.Sprintf(" (%s: %s)", v.Outcome, v.Reason.Text)
 	}
-	return judgeSession(r.s, r.ev, r.ro)
+	if t, ok := r.opts.Server.(*targetServer); ok && t.proc != nil && t.proc.Exited() {
+		r.ev.ServerExited = t.proc.ExitReport()
+	}
+	res := judgeSession(r.s, r.ev, r.ro)
+	if res.Inconclusive && r.ev.Event == "revocation" && r.ev.NewConnection == "accepted" {
+		res.Mismatch += fmt.Sprintf(" (published: %s; %s)", wordsList(r.ev.PublishedVia), r.triggerWords())
+	}
+	return res
 }
 
-// judgeSession turns what was seen into a result: an observation, or
-// with --expect-close-within a pass or a failure.
+// judgeSession turns what was seen into a result, in order: what keeps
+// the observation from meaning anything (inconclusive), a server that
+// accepts an expired certificate on a new connection (a failure), then
+// the observation, or with --expect-close-within a pass or a failure.
 func judgeSession(s Scenario, ev *SessionLayer, ro RotationOptions) Result {
-	v := Verdict{Outcome: Accepted, Layer: LayerWS, Session: ev}
-	res := Result{Scenario: s, Verdict: v}
+	res := Result{Scenario: s, Verdict: Verdict{Outcome: Accepted, Layer: LayerWS, Session: ev}}
 	what := map[string]string{"expiry": "it expired", "revocation": "it was revoked"}[ev.Event]
+	if why := sessionUnseen(ev, what); why != "" {
+		res.Inconclusive, res.Mismatch = true, "inconclusive: "+why
+		res.Reason = Reason{ID: ReasonUnclassified, Text: why}
+		return res
+	}
 	if ev.Event == "expiry" && ev.NewConnection == "accepted" {
 		res.Reason = Reason{ID: ReasonExpired, Text: "a new connection with the expired certificate was accepted"}
 		res.Mismatch = fmt.Sprintf("after the client certificate expired (%s), new connections with it were still accepted (%s): the server does not check the validity period of client certificates (expired-client fails too), so keeping the open connection says nothing more", ev.NotAfter, ev.NewConnectionDetail)
 		return res
 	}
-	known := ""
-	if ev.NewRefusedAfterMS != nil {
-		known = fmt.Sprintf("; new connections with it were refused %.1f s after %s (%s)", *ev.NewRefusedAfterMS/1000, what, ev.NewConnectionDetail)
-	}
-	if ev.OldConnection == "closed" {
-		res.Reason = Reason{ID: ReasonConnectionClosed, Text: fmt.Sprintf("closed %.1f s after %s (%s)%s", *ev.ClosedAfterMS/1000, what, ev.OldConnectionDetail, known)}
-	} else {
+	known := fmt.Sprintf("; new connections with it were refused %.1f s after %s (%s)", *ev.NewRefusedAfterMS/1000, what, ev.NewConnectionDetail)
+	closed := ev.OldConnection == "closed"
+	switch {
+	case closed && ev.ControlConnection == "closed":
+		res.Reason = Reason{ID: ReasonConnectionClosed, Text: fmt.Sprintf("closed %.1f s after %s (%s), but so was the control connection of a valid client opened alongside (%.1f s after; %s): the server closed connections for another reason (a reload that retires its workers, an age cap), not for this certificate%s",
+			*ev.ClosedAfterMS/1000, what, ev.OldConnectionDetail, *ev.ControlClosedAfterMS/1000, ev.ControlConnectionDetail, known)}
+	case closed:
+		res.Reason = Reason{ID: ReasonConnectionClosed, Text: fmt.Sprintf("closed %.1f s after %s (%s), while the control connection of a valid client stayed open%s", *ev.ClosedAfterMS/1000, what, ev.OldConnectionDetail, known)}
+	default:
 		res.Reason = Reason{ID: ReasonConnectionKept, Text: fmt.Sprintf("kept: the WebSocket opened with it still echoed %.1f s after %s (%d pings)%s. TLS checks a certificate only in the handshake; to bound how long a connection outlives its certificate, close it at the certificate's NotAfter or cap its age (`mtlskit snippet` shows how for each stack; docs/rotation.md)", ev.ObservedForMS/1000, what, ev.Pings, known)}
 	}
 	if ro.CloseWithin <= 0 {
 		res.Pass, res.Observed = true, true
 		return res
 	}
-	closedInTime := ev.OldConnection == "closed" && *ev.ClosedAfterMS <= ms(ro.CloseWithin)
+	closedInTime := closed && *ev.ClosedAfterMS <= ms(ro.CloseWithin)
 	res.Pass = closedInTime
 	switch {
 	case closedInTime:
-	case ev.OldConnection == "closed":
+	case closed:
 		res.Mismatch = fmt.Sprintf("expected the server to close the connection within %s after %s (--expect-close-within), but it closed it only after %.1f s", ro.CloseWithin, what, *ev.ClosedAfterMS/1000)
 	default:
 		res.Mismatch = fmt.Sprintf("expected the server to close the connection within %s after %s (--expect-close-within), but it still echoed %.1f s after", ro.CloseWithin, what, ev.ObservedForMS/1000)
@@ -443,8 +512,32 @@ func judgeSession(s Scenario, ev *SessionLayer, ro RotationOptions) Result {
 	return res
 }
 
+// closedEarlyMS is how far before the event a close may be seen and
+// still be the event's: none, but a ping's round trip.
+const closedEarlyMS = -250
+
+// sessionUnseen says why what was seen cannot tell what the server does
+// when the certificate stops being valid; "" when it can.
+func sessionUnseen(ev *SessionLayer, what string) string {
+	switch {
+	case ev.ServerExited != "":
+		return fmt.Sprintf("the server exited during the scenario (%s), so what it does when a certificate stops being valid was not seen (does it die of the reload trigger? %s)", ev.ServerExited, ev.Trigger)
+	case ev.NewConnection == "accepted" && ev.Event == "revocation":
+		return fmt.Sprintf("the server still accepted new connections with the revoked certificate (%s): it did not pick up the revocation, so what it does with an open connection was not seen (nginx reads ssl_crl on a reload, Node's crl and Python's load_verify_locations only when the context is made)", ev.NewConnectionDetail)
+	case ev.NewConnection == "failed" || ev.NewConnection == "unreachable":
+		return fmt.Sprintf("after %s, new connections with the certificate %s without a refusal (%s), so whether the server knows of it was not seen", what, ev.NewConnection, ev.NewConnectionDetail)
+	case ev.ServerAfter != "accepted" && !(ev.Event == "expiry" && ev.NewConnection == "accepted"):
+		return fmt.Sprintf("after the window, a new connection of the run's valid client was %s: the server no longer serves, so the watched connection's end says nothing of the certificate", ev.ServerAfter)
+	case ev.OldConnection == "unresponsive":
+		return fmt.Sprintf("the watched connection stopped echoing %.1f s after %s without closing (%s): a stall cannot be told from a close", *ev.ClosedAfterMS/1000, what, ev.OldConnectionDetail)
+	case ev.OldConnection == "closed" && *ev.ClosedAfterMS < closedEarlyMS:
+		return fmt.Sprintf("the watched connection was closed %.1f s before %s (%s): the server closed it for another reason", -*ev.ClosedAfterMS/1000, what, ev.OldConnectionDetail)
+	}
+	return ""
+}
+
 // connWatch pings a WebSocket until it is stopped or the connection
-// fails, and remembers when it failed.
+// closes or stalls, and remembers when.
 type connWatch struct {
 	done    chan struct{}
 	stopped chan struct{}
@@ -452,8 +545,11 @@ type connWatch struct {
 	res     watchResult
 }
 
+// watchResult: state is "" while the connection echoed, else "closed"
+// or "unresponsive" (oldStillEchoes) at the time the failed ping began.
 type watchResult struct {
-	closed time.Time
+	state  string
+	at     time.Time
 	detail string
 	pings  int
 }
@@ -468,10 +564,13 @@ func watchConn(c *websocket.Conn, every, timeout time.Duration) *connWatch {
 				return
 			case <-time.After(every):
 			}
+			began := time.Now()
 			state, detail := oldStillEchoes(c, timeout)
 			w.res.pings++
 			if state != "kept" {
-				w.res.closed, w.res.detail = time.Now(), detail
+				// A close is seen at once; a stall only after the
+				// timeout: both are dated from the ping that found them.
+				w.res.state, w.res.at, w.res.detail = state, began, detail
 				return
 			}
 		}

@@ -208,8 +208,27 @@ func TestClientCertExpiresDuringConnection(t *testing.T) {
 		if !r.Pass || r.Reason.ID != ReasonConnectionClosed || ev.ClosedAfterMS == nil {
 			t.Fatalf("a server that closes at NotAfter: pass %v, %+v, %s", r.Pass, r.Verdict.Reason, r.Mismatch)
 		}
-		if *ev.ClosedAfterMS < -600 || *ev.ClosedAfterMS > 1500 || !strings.Contains(ev.OldConnectionDetail, "1008") {
+		if *ev.ClosedAfterMS < -250 || *ev.ClosedAfterMS > 1500 || !strings.Contains(ev.OldConnectionDetail, "1008") {
 			t.Errorf("closed %.0f ms after the expiry (%s): want about at it, with the server's close code", *ev.ClosedAfterMS, ev.OldConnectionDetail)
+		}
+		if ev.ControlConnection != "kept" || ev.ServerAfter != "accepted" || !strings.Contains(r.Reason.Text, "control connection of a valid client stayed open") {
+			t.Errorf("the control connection (a valid client's) must have stayed open and the server still serve: %s, %s: %s", ev.ControlConnection, ev.ServerAfter, r.Reason.Text)
+		}
+	})
+	t.Run("a-server-that-dies-is-inconclusive", func(t *testing.T) {
+		// Killed after 2.5 s, about when the certificate expires: its
+		// connections end, and that must not read as a close at expiry.
+		t.Parallel()
+		ro := quick
+		ro.CloseWithin = 1500 * time.Millisecond
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := `sh -c '` + helperEnv + `=crl-server exec timeout 2.5 "$0" "$@"' ` + quote(exe) + ` {port} {chain} {key} {ca} {crl} reread`
+		r := runSessionScenario(t, m, ExpiryScenario, cmd, ro)
+		if r.Pass || !r.Inconclusive || !strings.Contains(r.Mismatch, "the server exited") {
+			t.Errorf("a server that died: pass %v inconclusive %v: %s", r.Pass, r.Inconclusive, r.Mismatch)
 		}
 	})
 	t.Run("not-asked-or-too-short", func(t *testing.T) {
