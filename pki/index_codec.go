@@ -367,6 +367,20 @@ func (d *dec) int() (int64, error) {
 	return n, nil
 }
 
+// boolean reads true or false. null, which encoding/json takes as "leave
+// as is", is left to it.
+func (d *dec) boolean() (bool, error) {
+	switch c := d.peek(); {
+	case c == 't' && strings.HasPrefix(d.s[d.i:], "true"):
+		d.i += 4
+		return true, nil
+	case c == 'f' && strings.HasPrefix(d.s[d.i:], "false"):
+		d.i += 5
+		return false, nil
+	}
+	return false, errSlowPath
+}
+
 // time reads a time as time.Time's UnmarshalJSON does; the form the index
 // writes (UTC, "Z") is parsed by hand.
 func (d *dec) time() (time.Time, error) {
@@ -548,6 +562,7 @@ var (
 	entryKeys      = []string{"name", "kind", "serial", "common_name", "sans", "key_type", "not_before", "not_after", "sha256", "issuer", "created", "cert", "key", "chain", "revoked", "renewed_from", "lint"}
 	caKeys         = []string{"crl_url", "ocsp_url", "crl_number", "root_crl_number"}
 	revocationKeys = []string{"serial", "name", "revoked_at", "reason_code", "reason", "issuer_key_id", "not_after"}
+	supersededKeys = []string{"name", "kind", "serial", "sha256", "not_before", "not_after", "renewed_from", "superseded_at", "renewed_to", "rekeyed"}
 	lintKeys       = []string{"by", "findings"}
 	findingKeys    = []string{"id", "status", "source", "details"}
 )
@@ -599,8 +614,19 @@ func decodeIndexFast(data string) (index, error) {
 				return nil
 			})
 		case "superseded":
-			// Renewal records: few, and left to encoding/json.
-			return errSlowPath
+			// Renewal records: one renewal in a store used to send the
+			// whole file to encoding/json (1.45 s for list at 100,000
+			// instead of 0.23 s), and a mass renewal makes them as many
+			// as the entries.
+			idx.Superseded = []Supersession{}
+			return d.array(func() error {
+				var r Supersession
+				if err := d.supersession(&r); err != nil {
+					return err
+				}
+				idx.Superseded = append(idx.Superseded, r)
+				return nil
+			})
 		case "entries":
 			n := strings.Count(data[d.i:], "\n{")
 			if workers := min(runtime.GOMAXPROCS(0), 8, n/parallelFrom); workers > 1 {
@@ -909,6 +935,38 @@ func (d *dec) revocation(r *Revocation) error {
 			return true, d.strInto(&r.IssuerKeyID)
 		case "not_after":
 			return true, d.timeInto(&r.NotAfter)
+		}
+		return false, nil
+	})
+}
+
+func (d *dec) supersession(r *Supersession) error {
+	return d.fields(supersededKeys, func(k string) (bool, error) {
+		switch k {
+		case "name":
+			return true, d.strInto(&r.Name)
+		case "kind":
+			s, err := d.str()
+			r.Kind = Kind(s)
+			return true, err
+		case "serial":
+			return true, d.strInto(&r.Serial)
+		case "sha256":
+			return true, d.strInto(&r.SHA256)
+		case "not_before":
+			return true, d.timeInto(&r.NotBefore)
+		case "not_after":
+			return true, d.timeInto(&r.NotAfter)
+		case "renewed_from":
+			return true, d.strInto(&r.RenewedFrom)
+		case "superseded_at":
+			return true, d.timeInto(&r.At)
+		case "renewed_to":
+			return true, d.strInto(&r.By)
+		case "rekeyed":
+			b, err := d.boolean()
+			r.Rekeyed = b
+			return true, err
 		}
 		return false, nil
 	})
