@@ -68,13 +68,18 @@ func encodeIndex(idx *index) []byte {
 		b = append(b, "\n]"...)
 	}
 	if len(idx.Superseded) > 0 {
-		// Renewal records are few: encoding/json writes them.
-		sup, err := json.Marshal(idx.Superseded)
-		if err != nil {
-			panic(err) // plain strings, times and bools
+		// One line, byte for byte what encoding/json wrote here before
+		// (the lookup's header is every byte before the entries), without
+		// its reflection: after renew --expiring-within of 100,000 it took
+		// 160 ms of each index write.
+		b = append(b, `,"superseded":[`...)
+		for i := range idx.Superseded {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendSupersession(b, &idx.Superseded[i])
 		}
-		b = append(b, `,"superseded":`...)
-		b = append(b, sup...)
+		b = append(b, ']')
 	}
 	b = append(b, `,"entries":[`...)
 	for i := range idx.Entries {
@@ -137,6 +142,32 @@ func appendRevocation(b []byte, r *Revocation) []byte {
 	b = jsonw.AppendString(b, r.IssuerKeyID)
 	b = append(b, `,"not_after":`...)
 	b = jsonw.AppendTime(b, r.NotAfter)
+	return append(b, '}')
+}
+
+func appendSupersession(b []byte, r *Supersession) []byte {
+	b = append(b, `{"name":`...)
+	b = jsonw.AppendString(b, r.Name)
+	b = append(b, `,"kind":`...)
+	b = jsonw.AppendString(b, string(r.Kind))
+	b = append(b, `,"serial":`...)
+	b = jsonw.AppendString(b, r.Serial)
+	b = append(b, `,"sha256":`...)
+	b = jsonw.AppendString(b, r.SHA256)
+	b = append(b, `,"not_before":`...)
+	b = jsonw.AppendTime(b, r.NotBefore)
+	b = append(b, `,"not_after":`...)
+	b = jsonw.AppendTime(b, r.NotAfter)
+	if r.RenewedFrom != "" {
+		b = append(b, `,"renewed_from":`...)
+		b = jsonw.AppendString(b, r.RenewedFrom)
+	}
+	b = append(b, `,"superseded_at":`...)
+	b = jsonw.AppendTime(b, r.At)
+	b = append(b, `,"renewed_to":`...)
+	b = jsonw.AppendString(b, r.By)
+	b = append(b, `,"rekeyed":`...)
+	b = strconv.AppendBool(b, r.Rekeyed)
 	return append(b, '}')
 }
 

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,8 +41,8 @@ func bigIndex(n int) index {
 		idx.Entries = append(idx.Entries, e)
 	}
 	// A predecessor of a name no longer indexed, that is a prefix of
-	// indexed names (dev-000050...), with an escape in its kind.
-	idx.Superseded = append(idx.Superseded, Supersession{Name: "dev-00005", Kind: "client\u00e9", Serial: "5e", SHA256: "00",
+	// indexed names (dev-000050...), with escapes in its kind.
+	idx.Superseded = append(idx.Superseded, Supersession{Name: "dev-00005", Kind: "client\u00e9 <&>\t", Serial: "5e", SHA256: "00",
 		NotBefore: now.In(time.FixedZone("", 3600)), NotAfter: now.Truncate(time.Second), At: now, By: "5f"})
 	return idx
 }
@@ -103,6 +104,9 @@ func TestIndex100kRoundTrips(t *testing.T) {
 	}
 	if !reflect.DeepEqual(slow, got) {
 		t.Fatal("encoding/json reads the index differently from the fast decoder")
+	}
+	if sup, _ := json.Marshal(want.Superseded); !bytes.Contains(data, append([]byte(`,"superseded":`), sup...)) {
+		t.Error("the superseded records are not written as encoding/json writes them")
 	}
 	chains := 1 // the predecessor of a name no longer indexed
 	for i := 50; i < n; i += 100 {
