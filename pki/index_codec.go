@@ -68,13 +68,18 @@ func encodeIndex(idx *index) []byte {
 		b = append(b, "\n]"...)
 	}
 	if len(idx.Superseded) > 0 {
-		// Renewal records are few: encoding/json writes them.
-		sup, err := json.Marshal(idx.Superseded)
-		if err != nil {
-			panic(err) // plain strings, times and bools
+		// One line, byte for byte what encoding/json wrote here before
+		// (the lookup's header is every byte before the entries), without
+		// its reflection: after renew --expiring-within of 100,000 it took
+		// 160 ms of each index write.
+		b = append(b, `,"superseded":[`...)
+		for i := range idx.Superseded {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendSupersession(b, &idx.Superseded[i])
 		}
-		b = append(b, `,"superseded":`...)
-		b = append(b, sup...)
+		b = append(b, ']')
 	}
 	b = append(b, `,"entries":[`...)
 	for i := range idx.Entries {
@@ -137,6 +142,32 @@ func appendRevocation(b []byte, r *Revocation) []byte {
 	b = jsonw.AppendString(b, r.IssuerKeyID)
 	b = append(b, `,"not_after":`...)
 	b = jsonw.AppendTime(b, r.NotAfter)
+	return append(b, '}')
+}
+
+func appendSupersession(b []byte, r *Supersession) []byte {
+	b = append(b, `{"name":`...)
+	b = jsonw.AppendString(b, r.Name)
+	b = append(b, `,"kind":`...)
+	b = jsonw.AppendString(b, string(r.Kind))
+	b = append(b, `,"serial":`...)
+	b = jsonw.AppendString(b, r.Serial)
+	b = append(b, `,"sha256":`...)
+	b = jsonw.AppendString(b, r.SHA256)
+	b = append(b, `,"not_before":`...)
+	b = jsonw.AppendTime(b, r.NotBefore)
+	b = append(b, `,"not_after":`...)
+	b = jsonw.AppendTime(b, r.NotAfter)
+	if r.RenewedFrom != "" {
+		b = append(b, `,"renewed_from":`...)
+		b = jsonw.AppendString(b, r.RenewedFrom)
+	}
+	b = append(b, `,"superseded_at":`...)
+	b = jsonw.AppendTime(b, r.At)
+	b = append(b, `,"renewed_to":`...)
+	b = jsonw.AppendString(b, r.By)
+	b = append(b, `,"rekeyed":`...)
+	b = strconv.AppendBool(b, r.Rekeyed)
 	return append(b, '}')
 }
 
@@ -367,6 +398,20 @@ func (d *dec) int() (int64, error) {
 	return n, nil
 }
 
+// boolean reads true or false. null, which encoding/json takes as "leave
+// as is", is left to it.
+func (d *dec) boolean() (bool, error) {
+	switch c := d.peek(); {
+	case c == 't' && strings.HasPrefix(d.s[d.i:], "true"):
+		d.i += 4
+		return true, nil
+	case c == 'f' && strings.HasPrefix(d.s[d.i:], "false"):
+		d.i += 5
+		return false, nil
+	}
+	return false, errSlowPath
+}
+
 // time reads a time as time.Time's UnmarshalJSON does; the form the index
 // writes (UTC, "Z") is parsed by hand.
 func (d *dec) time() (time.Time, error) {
@@ -548,6 +593,7 @@ var (
 	entryKeys      = []string{"name", "kind", "serial", "common_name", "sans", "key_type", "not_before", "not_after", "sha256", "issuer", "created", "cert", "key", "chain", "revoked", "renewed_from", "lint"}
 	caKeys         = []string{"crl_url", "ocsp_url", "crl_number", "root_crl_number"}
 	revocationKeys = []string{"serial", "name", "revoked_at", "reason_code", "reason", "issuer_key_id", "not_after"}
+	supersededKeys = []string{"name", "kind", "serial", "sha256", "not_before", "not_after", "renewed_from", "superseded_at", "renewed_to", "rekeyed"}
 	lintKeys       = []string{"by", "findings"}
 	findingKeys    = []string{"id", "status", "source", "details"}
 )
@@ -599,8 +645,19 @@ func decodeIndexFast(data string) (index, error) {
 				return nil
 			})
 		case "superseded":
-			// Renewal records: few, and left to encoding/json.
-			return errSlowPath
+			// Renewal records: one renewal in a store used to send the
+			// whole file to encoding/json (1.45 s for list at 100,000
+			// instead of 0.23 s), and a mass renewal makes them as many
+			// as the entries.
+			idx.Superseded = []Supersession{}
+			return d.array(func() error {
+				var r Supersession
+				if err := d.supersession(&r); err != nil {
+					return err
+				}
+				idx.Superseded = append(idx.Superseded, r)
+				return nil
+			})
 		case "entries":
 			n := strings.Count(data[d.i:], "\n{")
 			if workers := min(runtime.GOMAXPROCS(0), 8, n/parallelFrom); workers > 1 {
@@ -909,6 +966,38 @@ func (d *dec) revocation(r *Revocation) error {
 			return true, d.strInto(&r.IssuerKeyID)
 		case "not_after":
 			return true, d.timeInto(&r.NotAfter)
+		}
+		return false, nil
+	})
+}
+
+func (d *dec) supersession(r *Supersession) error {
+	return d.fields(supersededKeys, func(k string) (bool, error) {
+		switch k {
+		case "name":
+			return true, d.strInto(&r.Name)
+		case "kind":
+			s, err := d.str()
+			r.Kind = Kind(s)
+			return true, err
+		case "serial":
+			return true, d.strInto(&r.Serial)
+		case "sha256":
+			return true, d.strInto(&r.SHA256)
+		case "not_before":
+			return true, d.timeInto(&r.NotBefore)
+		case "not_after":
+			return true, d.timeInto(&r.NotAfter)
+		case "renewed_from":
+			return true, d.strInto(&r.RenewedFrom)
+		case "superseded_at":
+			return true, d.timeInto(&r.At)
+		case "renewed_to":
+			return true, d.strInto(&r.By)
+		case "rekeyed":
+			b, err := d.boolean()
+			r.Rekeyed = b
+			return true, err
 		}
 		return false, nil
 	})

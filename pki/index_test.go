@@ -2,10 +2,12 @@ package pki
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,9 +35,34 @@ func bigIndex(n int) index {
 			idx.Revoked = append(idx.Revoked, Revocation{Serial: e.Serial, Name: name, At: now, Reason: ReasonSuperseded,
 				ReasonName: "superseded", IssuerKeyID: "0a0b", NotAfter: e.NotAfter})
 		}
+		if i%100 == 50 {
+			renewChain(&idx, &e, 1+i/100%3, i/100%2 == 1, now)
+		}
 		idx.Entries = append(idx.Entries, e)
 	}
+	// A predecessor of a name no longer indexed, that is a prefix of
+	// indexed names (dev-000050...), with escapes in its kind.
+	idx.Superseded = append(idx.Superseded, Supersession{Name: "dev-00005", Kind: "client\u00e9 <&>\t", Serial: "5e", SHA256: "00",
+		NotBefore: now.In(time.FixedZone("", 3600)), NotAfter: now.Truncate(time.Second), At: now, By: "5f"})
 	return idx
+}
+
+// renewChain makes e the successor of length renewals, as renew leaves
+// them: the predecessors under superseded, oldest first, each naming its
+// own predecessor, and e renewed_from the last.
+func renewChain(idx *index, e *Entry, length int, rekeyed bool, now time.Time) {
+	prev := ""
+	for k := range length {
+		serial := fmt.Sprintf("%s%02d", e.Serial[:30], k)
+		by := e.Serial
+		if k < length-1 {
+			by = fmt.Sprintf("%s%02d", e.Serial[:30], k+1)
+		}
+		idx.Superseded = append(idx.Superseded, Supersession{Name: e.Name, Kind: e.Kind, Serial: serial, SHA256: e.SHA256,
+			NotBefore: now.Add(-Year), NotAfter: now, RenewedFrom: prev, At: now.Add(time.Duration(k) * time.Hour), By: by, Rekeyed: rekeyed})
+		prev = serial
+	}
+	e.RenewedFrom = prev
 }
 
 // TestIndex100kRoundTrips writes an index of 100,000 leaves through the
@@ -66,12 +93,27 @@ func TestIndex100kRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d entries: %d bytes, %d a leaf", len(want.Entries), len(data), len(data)/n)
+	// The store's own index, renewals and all, is the fast decoder's: a
+	// fallback to encoding/json would pass the comparisons unseen.
+	if _, err := decodeIndexFast(string(data)); err != nil {
+		t.Fatalf("the fast decoder leaves the written index to encoding/json (%v)", err)
+	}
 	slow, err := decodeIndexSlow(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(slow, got) {
 		t.Fatal("encoding/json reads the index differently from the fast decoder")
+	}
+	if sup, _ := json.Marshal(want.Superseded); !bytes.Contains(data, append([]byte(`,"superseded":`), sup...)) {
+		t.Error("the superseded records are not written as encoding/json writes them")
+	}
+	chains := 1 // the predecessor of a name no longer indexed
+	for i := 50; i < n; i += 100 {
+		chains += 1 + i/100%3
+	}
+	if len(got.Superseded) != chains || got.Superseded[2].RenewedFrom != got.Superseded[1].Serial {
+		t.Fatalf("%d superseded records read back, want %d in chains", len(got.Superseded), chains)
 	}
 	// The single-name lookup finds what the full read finds.
 	for i := 0; i < len(got.Entries); i += 997 {
@@ -163,5 +205,49 @@ func TestIndexParallelDecodeSplitsSafely(t *testing.T) {
 	}
 	if !reflect.DeepEqual(fast, slow) || len(fast.Entries) != len(idx.Entries) {
 		t.Fatalf("decoded %d entries, encoding/json %d", len(fast.Entries), len(slow.Entries))
+	}
+}
+
+// TestIndexSupersededLikeEncodingJSON: the fast decoder reads superseded
+// records as encoding/json does, and leaves to it what it reads
+// differently from a plain field (null, a key in another letter case, a
+// repeated key, a value of the wrong type).
+func TestIndexSupersededLikeEncodingJSON(t *testing.T) {
+	const rec = `{"name":"svc","kind":"server","serial":"5e0","sha256":"00","not_before":"2026-12-01T10:00:00Z",` +
+		`"not_after":"2027-12-01T10:00:00.5+01:00","renewed_from":"4e0","superseded_at":"2026-12-02T09:00:00.123Z","renewed_to":"5e1","rekeyed":true}`
+	file := func(sup string) string {
+		return `{"version":1,"superseded":` + sup + `,"entries":[` + "\n" +
+			`{"name":"svc","kind":"server","serial":"5e1","cert":"issued/svc/cert.pem","renewed_from":"5e0"}` + "\n]}\n"
+	}
+	for _, c := range []struct {
+		sup  string
+		fast bool // whether the fast decoder reads it
+	}{
+		{`[]`, true},
+		{`[` + rec + `]`, true},
+		{`[` + rec + `,` + strings.Replace(rec, `"rekeyed":true`, `"rekeyed":false,"extra":[1,{"a":"b"}]`, 1) + `]`, true},
+		{`[{"name":"dev-0","renewed_to":"\u0035e1"}, {}]`, true},
+		{`[` + strings.Replace(rec, `"name"`, `"Name"`, 1) + `]`, false},
+		{`[` + strings.Replace(rec, `"rekeyed":true`, `"rekeyed":null`, 1) + `]`, false},
+		{`[` + strings.Replace(rec, `"rekeyed":true`, `"rekeyed":true,"rekeyed":false`, 1) + `]`, false},
+		{`[` + strings.Replace(rec, `"rekeyed":true`, `"rekeyed":"true"`, 1) + `]`, false},
+		{`[` + strings.Replace(rec, `"renewed_to":"5e1"`, `"renewed_to":5`, 1) + `]`, false},
+		{`[` + strings.Replace(rec, `"2026-12-02T09:00:00.123Z"`, `"yesterday"`, 1) + `]`, false},
+		{`null`, false},
+		{`[null]`, false},
+		{`{}`, false},
+	} {
+		data := file(c.sup)
+		fast, ferr := decodeIndexFast(data)
+		if (ferr == nil) != c.fast {
+			t.Errorf("superseded %s: fast decoder error %v, want it to read it: %v", c.sup, ferr, c.fast)
+		}
+		slow, serr := decodeIndexSlow([]byte(data))
+		if ferr == nil && (serr != nil || !reflect.DeepEqual(fast, slow)) {
+			t.Errorf("superseded %s: fast %+v, encoding/json %+v (%v)", c.sup, fast.Superseded, slow.Superseded, serr)
+		}
+		if got, err := decodeIndex(data); (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(got, slow)) {
+			t.Errorf("superseded %s: read as %+v, %v; encoding/json %+v, %v", c.sup, got.Superseded, err, slow.Superseded, serr)
+		}
 	}
 }

@@ -12,9 +12,10 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as encoding/json does by default: quotes,
-// backslash escapes, control characters as \u00XX (\n, \r, \t short),
-// <, > and & as \u003c, \u003e, \u0026, U+2028 and U+2029 escaped, and
-// invalid UTF-8 as U+FFFD.
+// backslash escapes, control characters as \u00XX (\n, \r, \t short, and
+// \b and \f, as encoding/json writes them since Go 1.22), <, > and & as
+// \u003c, \u003e, \u0026, U+2028 and U+2029 escaped, and invalid UTF-8 as
+// U+FFFD.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -35,6 +36,10 @@ func AppendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
