@@ -113,11 +113,11 @@ type sessionRun struct {
 	ev   *SessionLayer
 	// addr and url reach the server; enc is the valid-client encounter
 	// with leaf as the client certificate.
-	addr, url string
-	enc       Encounter
-	leaf      *pki.Issued
-	old, control     *websocket.Conn
-	watch, ctlWatch  *connWatch
+	addr, url       string
+	enc             Encounter
+	leaf            *pki.Issued
+	old, control    *websocket.Conn
+	watch, ctlWatch *connWatch
 }
 
 // runSession runs a during-connection scenario: on any server for the
