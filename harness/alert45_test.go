@@ -52,8 +52,8 @@ func TestAlert45SaysWhichDate(t *testing.T) {
 		id             ReasonID
 		words          string
 	}{
-		{"server", "not-yet-valid-client", ReasonNotYetValid, "which is not valid before "},
-		{"server", "expired-client", ReasonExpired, "which expired at "},
+		{"server", "not-yet-valid-client", ReasonNotYetValid, " is not valid before "},
+		{"server", "expired-client", ReasonExpired, "the certificate expired at "},
 		{"skewed-server", "valid-client", ReasonExpired, "is the server's clock wrong?"},
 	} {
 		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -181,15 +182,23 @@ func (r *clientRun) alertReason(a *Alert) Reason {
 	if *a != wire.AlertCertificateExpired || c == nil || c.Cert == nil {
 		return why
 	}
-	now, cert := time.Now(), c.Cert
+	now := time.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	switch {
-	case now.Before(cert.NotBefore):
-		return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate, which is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", stamp(cert.NotBefore), a)}
-	case now.After(cert.NotAfter):
-		return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate, which expired at %s (%s)", stamp(cert.NotAfter), a)}
+	// The leaf first, then what the client sent above it: an expired
+	// intermediate gets the same alert.
+	for i, cert := range append([]*x509.Certificate{c.Cert}, c.Chain...) {
+		what := "the certificate"
+		if i > 0 {
+			what = fmt.Sprintf("the certificate's issuer %q", cert.Subject.CommonName)
+		}
+		switch {
+		case now.Before(cert.NotBefore):
+			return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate: %s is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", what, stamp(cert.NotBefore), a)}
+		case now.After(cert.NotAfter):
+			return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate: %s expired at %s (%s)", what, stamp(cert.NotAfter), a)}
+		}
 	}
-	why.Text += fmt.Sprintf("; by this machine's clock the certificate is valid (%s to %s): is the server's clock wrong?", stamp(cert.NotBefore), stamp(cert.NotAfter))
+	why.Text += fmt.Sprintf("; by this machine's clock the certificate and its chain are valid (the leaf %s to %s): is the server's clock wrong?", stamp(c.Cert.NotBefore), stamp(c.Cert.NotAfter))
 	return why
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,34 @@ type RotationSpec struct {
 	ShortCertLifetime Duration `yaml:"short_cert_lifetime"`
 	ObserveFor        Duration `yaml:"observe_for"`
 	ExpectCloseWithin Duration `yaml:"expect_close_within"`
+}
+
+// RotationOptionScenarios says which rotation scenarios each rotation
+// option configures, by its subjects-file key (harness run's flag is the
+// same with dashes): an option given without one of them is an error.
+var RotationOptionScenarios = map[string][]string{
+	"reload_signal":       {RotationScenario, CARotationScenario, RevokedDuringScenario},
+	"reload_signal_group": {RotationScenario, CARotationScenario, RevokedDuringScenario},
+	"reload_cmd":          {RotationScenario, CARotationScenario, RevokedDuringScenario},
+	"reload_timeout":      {RotationScenario, CARotationScenario, RevokedDuringScenario},
+	"rotation_keeps_old":  {RotationScenario},
+	"short_cert_lifetime": {ExpiryScenario},
+	"observe_for":         {ExpiryScenario, RevokedDuringScenario},
+	"expect_close_within": {ExpiryScenario, RevokedDuringScenario},
+}
+
+// set lists the keys of the options the spec gives.
+func (r *RotationSpec) set() []string {
+	var out []string
+	for k, on := range map[string]bool{"reload_signal": r.ReloadSignal != "", "reload_signal_group": r.ReloadSignalGroup, "reload_cmd": r.ReloadCmd != "",
+		"reload_timeout": r.ReloadTimeout != 0, "rotation_keeps_old": r.KeepsOld != "", "short_cert_lifetime": r.ShortCertLifetime != 0,
+		"observe_for": r.ObserveFor != 0, "expect_close_within": r.ExpectCloseWithin != 0} {
+		if on {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // options are the RotationOptions of a spec; Run is set by the caller.
@@ -187,6 +216,21 @@ func ParseSubjects(file string, data []byte) ([]SubjectSpec, error) {
 		}
 		if s.Rotation != nil && !s.namesRotation() {
 			return bad("%s: rotation: configures the rotation scenarios, and the subject names none: add them to scenarios", where)
+		}
+		if s.Rotation != nil {
+			named := map[string]bool{}
+			for _, n := range s.Scenarios {
+				named[n] = true
+			}
+			for _, k := range s.Rotation.set() {
+				ok := false
+				for _, n := range RotationOptionScenarios[k] {
+					ok = ok || named[n]
+				}
+				if !ok {
+					return bad("%s: rotation: %s configures %s, and the subject names none of them", where, k, strings.Join(RotationOptionScenarios[k], " or "))
+				}
+			}
 		}
 	}
 	return doc.Subjects, nil

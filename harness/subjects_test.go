@@ -35,6 +35,7 @@ func TestParseSubjects(t *testing.T) {
 		{"rotation signal and command", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-ca-rotation]\n    rotation: {reload_signal: HUP, reload_cmd: kill}\n", "pick one"},
 		{"rotation lifetime", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-cert-expires-during-connection]\n    rotation: {short_cert_lifetime: 1s}\n", "whole seconds"},
 		{"rotation close after the window", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-revoked-during-connection]\n    rotation: {observe_for: 2s, expect_close_within: 3s}\n", "longer than observe_for"},
+		{"rotation option of another scenario", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [server-cert-rotation]\n    rotation: {expect_close_within: 3s}\n", "expect_close_within configures client-cert-expires-during-connection or client-revoked-during-connection"},
 		{"rotation unknown key", "subjects:\n  - name: a\n    server: srv {port}\n    scenarios: [client-ca-rotation]\n    rotation: {reload: HUP}\n", "field reload not found"},
 	}
 	for _, tt := range tests {

@@ -26,19 +26,6 @@ func rotationFlags() []cli.Flag {
 	}
 }
 
-// rotationFlagScenarios says which scenarios each rotation flag
-// configures: a flag given without one of them is a usage error.
-var rotationFlagScenarios = map[string][]string{
-	"reload-signal":       {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
-	"reload-signal-group": {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
-	"reload-cmd":          {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
-	"reload-timeout":      {harness.RotationScenario, harness.CARotationScenario, harness.RevokedDuringScenario},
-	"rotation-keeps-old":  {harness.RotationScenario},
-	"short-cert-lifetime": {harness.ExpiryScenario},
-	"observe-for":         {harness.ExpiryScenario, harness.RevokedDuringScenario},
-	"expect-close-within": {harness.ExpiryScenario, harness.RevokedDuringScenario},
-}
-
 // withRotationFlags adds rotationFlags to `harness run`.
 func withRotationFlags(cmd *cli.Command) *cli.Command {
 	for _, sub := range cmd.Subcommands {
@@ -92,11 +79,12 @@ func rotationOptions(c *cli.Context, opts *harness.Options) error {
 			continue
 		}
 		ok := false
-		for _, n := range rotationFlagScenarios[f] {
+		applies := harness.RotationOptionScenarios[strings.ReplaceAll(f, "-", "_")]
+		for _, n := range applies {
 			ok = ok || named[n]
 		}
 		if !ok {
-			return usagef("--%s configures %s: add --scenario %s", f, strings.Join(rotationFlagScenarios[f], " or "), rotationFlagScenarios[f][0])
+			return usagef("--%s configures %s: add --scenario %s", f, strings.Join(applies, " or "), applies[0])
 		}
 	}
 	opts.Rotation = ro

@@ -78,6 +78,11 @@ func junitSuiteOf(rep *harness.Report) junitSuite {
 	suite := junitSuite{Name: "mtlskit harness", Time: seconds(rep.Duration), Timestamp: rep.Started.UTC().Format("2006-01-02T15:04:05")}
 	add := func(name, class string, r harness.Result, failed bool, msg string) {
 		var ev strings.Builder
+		if r.Observed {
+			// JUnit has pass, failure, error and skipped: an observation
+			// is a case that passes, and says so first.
+			fmt.Fprintf(&ev, "OBSERVED [%s]: reported, not judged (neither passed nor failed)\n", r.Scenario.Importance)
+		}
 		fmt.Fprintf(&ev, "expected %s, observed %s\n%s\n", r.Scenario.Expect, r.Outcome, plainReason(r))
 		if r.Above != "" {
 			fmt.Fprintf(&ev, "above: %s\n", r.Above)

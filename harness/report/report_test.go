@@ -216,3 +216,48 @@ func TestSkippedRowIsItsReasonAlone(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+// TestObservedInEveryFormat: an observation is neither a pass nor a
+// failure in any format: its own mark and count (by importance), the run
+// still OK, a JUnit case that passes and says OBSERVED first, and the
+// HTML page's own class.
+func TestObservedInEveryFormat(t *testing.T) {
+	valid, _ := harness.Lookup("valid-client")
+	revoked, _ := harness.Lookup(harness.RevokedDuringScenario)
+	kept := harness.Verdict{Outcome: harness.Accepted, Layer: harness.LayerWS, Reason: harness.Reason{ID: harness.ReasonConnectionKept, Text: "kept: the WebSocket opened with it still echoed 10.0 s after it was revoked"}}
+	rep := &harness.Report{Kind: harness.KindScenarios, Started: time.Now(), Results: []harness.Result{
+		{Scenario: valid[0], Verdict: harness.Verdict{Outcome: harness.Accepted, Layer: harness.LayerClose, Reason: harness.Reason{ID: harness.ReasonEchoVerified, Text: "echoed"}}, Pass: true},
+		{Scenario: revoked[0], Verdict: kept, Pass: true, Observed: true},
+	}}
+	var table, js, junit, page bytes.Buffer
+	_ = WriteTable(&table, rep, TableOptions{})
+	if !strings.Contains(table.String(), "OBSERVED  client-revoked-during-connection") || !strings.Contains(table.String(), "1 of 2 scenarios passed, 0 failed, 1 observed (1 high)") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	_ = WriteJSON(&js, rep)
+	var doc struct {
+		Summary struct {
+			Passed, Failed, Observed int
+			OK                       bool
+		}
+		Results []struct {
+			Mark     string
+			Expected string
+			Observed bool
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Summary.Passed != 1 || doc.Summary.Observed != 1 || doc.Summary.Failed != 0 || !doc.Summary.OK ||
+		doc.Results[1].Mark != "OBSERVED" || !doc.Results[1].Observed || doc.Results[1].Expected != "observe" {
+		t.Errorf("json (%v): %s", err, js.String())
+	}
+	_ = WriteJUnit(&junit, rep)
+	var ju junitSuites
+	if err := xml.Unmarshal(junit.Bytes(), &ju); err != nil || ju.Failures != 0 || ju.Errors != 0 || ju.Skipped != 0 ||
+		!strings.HasPrefix(ju.Suites[0].Cases[1].SystemOut, "OBSERVED [high]") {
+		t.Errorf("junit (%v): %s", err, junit.String())
+	}
+	_ = WriteHTML(&page, rep)
+	if !strings.Contains(page.String(), `<span class="badge observed">OBSERVED</span>`) {
+		t.Errorf("html has no observed badge")
+	}
+}
