@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,22 +13,10 @@ import (
 // (tls.Config.Time): it finds every client certificate expired, and
 // says so with alert 45, as a server with a wrong clock does.
 func helperSkewedServer(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "helper skewed server: PORT CHAIN KEY CA")
-		return 2
-	}
-	cfg, err := helperTLS(args[3], args[1], args[2])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper skewed server:", err)
-		return 1
-	}
-	cfg.Time = func() time.Time { return time.Now().AddDate(10, 0, 0) }
-	ln, err := tls.Listen("tcp", "127.0.0.1:"+args[0], cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper skewed server:", err)
-		return 1
-	}
-	return echoUntilError(ln, "helper skewed server")
+	return serveHelper("helper skewed server", args, func(cfg *tls.Config) (*tls.Config, error) {
+		cfg.Time = func() time.Time { return time.Now().AddDate(10, 0, 0) }
+		return cfg, nil
+	})
 }
 
 // TestAlert45SaysWhichDate: alert 45 certificate_expired is what Go and

@@ -66,22 +66,30 @@ func helperTLS(ca, cert, key string) (*tls.Config, error) {
 }
 
 // helperServer is a strict mutual-TLS echo server: PORT CHAIN KEY CA.
-func helperServer(args []string) int {
+func helperServer(args []string) int { return serveHelper("helper server", args, nil) }
+
+// serveHelper is the main of the helper echo servers, PORT CHAIN KEY CA:
+// helperTLS's config, changed by adjust when given (which may return
+// another config to serve), and the echo loop on 127.0.0.1:PORT.
+func serveHelper(who string, args []string, adjust func(*tls.Config) (*tls.Config, error)) int {
 	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "helper server: PORT CHAIN KEY CA")
+		fmt.Fprintln(os.Stderr, who+": PORT CHAIN KEY CA")
 		return 2
 	}
 	cfg, err := helperTLS(args[3], args[1], args[2])
+	if err == nil && adjust != nil {
+		cfg, err = adjust(cfg)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper server:", err)
+		fmt.Fprintln(os.Stderr, who+":", err)
 		return 1
 	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:"+args[0], cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper server:", err)
+		fmt.Fprintln(os.Stderr, who+":", err)
 		return 1
 	}
-	return echoUntilError(ln, "helper server")
+	return echoUntilError(ln, who)
 }
 
 // helperClient is a strict client: URL CA CERT KEY. It exits 0 when its

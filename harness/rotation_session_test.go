@@ -300,41 +300,29 @@ func TestClientRevokedDuringConnection(t *testing.T) {
 // out the config of the last reload), the way a server that reloads its
 // client CA bundle behaves.
 func helperHUPServer(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "helper hup server: PORT CHAIN KEY CA")
-		return 2
-	}
-	load := func() (*tls.Config, error) { return helperTLS(args[3], args[1], args[2]) }
-	cfg, err := load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper hup server:", err)
-		return 1
-	}
-	var mu sync.Mutex
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			if c, err := load(); err == nil {
+	// adjust runs once serveHelper has checked args.
+	return serveHelper("helper hup server", args, func(cfg *tls.Config) (*tls.Config, error) {
+		var mu sync.Mutex
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			for range hup {
+				c, err := helperTLS(args[3], args[1], args[2])
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "helper hup server: reload:", err)
+					continue
+				}
 				mu.Lock()
 				cfg = c
 				mu.Unlock()
-			} else {
-				fmt.Fprintln(os.Stderr, "helper hup server: reload:", err)
 			}
-		}
-	}()
-	top := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return cfg, nil
-	}}
-	ln, err := tls.Listen("tcp", "127.0.0.1:"+args[0], top)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper hup server:", err)
-		return 1
-	}
-	return echoUntilError(ln, "helper hup server")
+		}()
+		return &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return cfg, nil
+		}}, nil
+	})
 }
 
 // TestClientCARotation: a server that re-reads its CA file on SIGHUP

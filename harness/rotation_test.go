@@ -18,45 +18,34 @@ import (
 // (caught between the renames of a rotation): the Go way to rotate
 // without a restart.
 func helperRotatingServer(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "helper rotating server: PORT CHAIN KEY CA")
-		return 2
-	}
-	chain, key := args[1], args[2]
-	cfg, err := helperTLS(args[3], chain, key)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper rotating server:", err)
-		return 1
-	}
-	var mu sync.Mutex
-	cur, stamp := &cfg.Certificates[0], ""
-	stampOf := func() string {
-		var b strings.Builder
-		for _, f := range []string{chain, key} {
-			if fi, err := os.Stat(f); err == nil {
-				fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+	// adjust runs once serveHelper has checked args.
+	return serveHelper("helper rotating server", args, func(cfg *tls.Config) (*tls.Config, error) {
+		chain, key := args[1], args[2]
+		var mu sync.Mutex
+		cur, stamp := &cfg.Certificates[0], ""
+		stampOf := func() string {
+			var b strings.Builder
+			for _, f := range []string{chain, key} {
+				if fi, err := os.Stat(f); err == nil {
+					fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+				}
 			}
+			return b.String()
 		}
-		return b.String()
-	}
-	stamp = stampOf()
-	cfg.Certificates = nil
-	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := stampOf(); now != stamp {
-			if pair, err := tls.LoadX509KeyPair(chain, key); err == nil {
-				cur, stamp = &pair, now
+		stamp = stampOf()
+		cfg.Certificates = nil
+		cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if now := stampOf(); now != stamp {
+				if pair, err := tls.LoadX509KeyPair(chain, key); err == nil {
+					cur, stamp = &pair, now
+				}
 			}
+			return cur, nil
 		}
-		return cur, nil
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:"+args[0], cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helper rotating server:", err)
-		return 1
-	}
-	return echoUntilError(ln, "helper rotating server")
+		return cfg, nil
+	})
 }
 
 // TestServerCertRotation runs server-cert-rotation against a Go server
