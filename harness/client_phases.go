@@ -171,35 +171,80 @@ func (r *clientRun) handshake() bool {
 	return true
 }
 
-// alertReason is the reason of an alert the server sent. Alert 45
-// certificate_expired is what servers (Go, OpenSSL) send for an expired
-// and for a not-yet-valid certificate alike: the dates of the client's
-// own certificate say which, and when by this machine's clock it is
-// neither, that the server's clock is the suspect.
+// alertReason is the reason of an alert the server sent. Alerts are
+// coarse, and a server's alert is sharpened only by what the client knows
+// of the certificate it sent, never by guessing:
+//   - 45 certificate_expired is what servers (Go, OpenSSL) send for an
+//     expired and for a not-yet-valid certificate alike, and OpenSSL 3
+//     (Apache's mod_ssl) sends 42 bad_certificate for a not-yet-valid
+//     one: the dates of the client's own chain say which; for 45, when by
+//     this machine's clock it is neither, the server's clock is the
+//     suspect;
+//   - 43 unsupported_certificate is OpenSSL's alert for an unsuitable
+//     purpose: a leaf whose extended key usage excludes clientAuth names it;
+//   - 40 handshake_failure in TLS 1.2, after a CertificateRequest the
+//     client answered with no certificate, is how TLS 1.2 servers
+//     (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT) refuse a missing one.
 func (r *clientRun) alertReason(a *Alert) Reason {
 	why := wire.AlertReason(a, PartyServer)
-	c := r.cfg.Encounter.Client
-	if *a != wire.AlertCertificateExpired || c == nil || c.Cert == nil {
+	c, L := r.cfg.Encounter.Client, &r.v.Layers
+	switch {
+	case *a == wire.AlertHandshakeFailure && r.state.Version == tls.VersionTLS12 && L.TLS.ClientCertRequested && !L.TLS.ClientCertSent:
+		return Reason{ID: ReasonCertificateRequired, Text: fmt.Sprintf("the server requires a certificate and none was sent (%s, how TLS 1.2 refuses a missing certificate)", a)}
+	case c == nil || c.Cert == nil:
+		return why
+	case *a == wire.AlertUnsupportedCertificate && !allowsClientAuth(c.Cert):
+		return Reason{ID: ReasonIncompatibleKeyUsage, Text: fmt.Sprintf("the server refused the certificate: its extended key usage does not include client authentication (%s, which OpenSSL sends for an unsuitable purpose)", a)}
+	case *a != wire.AlertCertificateExpired && *a != wire.AlertBadCertificate:
 		return why
 	}
+	if dated, ok := datedReason(a, append([]*x509.Certificate{c.Cert}, c.Chain...)); ok {
+		return dated
+	}
+	if *a == wire.AlertCertificateExpired {
+		stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+		why.Text += fmt.Sprintf("; by this machine's clock the certificate and its chain are valid (the leaf %s to %s): is the server's clock wrong?", stamp(c.Cert.NotBefore), stamp(c.Cert.NotAfter))
+	}
+	return why
+}
+
+// datedReason names the first certificate of the client's chain (the
+// leaf, then what it sent above it: an expired intermediate gets the same
+// alert) that is out of its dates by this machine's clock.
+func datedReason(a *Alert, chain []*x509.Certificate) (Reason, bool) {
 	now := time.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	// The leaf first, then what the client sent above it: an expired
-	// intermediate gets the same alert.
-	for i, cert := range append([]*x509.Certificate{c.Cert}, c.Chain...) {
+	also := "servers send for a not-yet-valid certificate too"
+	if *a == wire.AlertBadCertificate {
+		also = "OpenSSL 3 sends for a not-yet-valid certificate"
+	}
+	for i, cert := range chain {
 		what := "the certificate"
 		if i > 0 {
 			what = fmt.Sprintf("the certificate's issuer %q", cert.Subject.CommonName)
 		}
 		switch {
 		case now.Before(cert.NotBefore):
-			return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate: %s is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", what, stamp(cert.NotBefore), a)}
+			return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate: %s is not valid before %s (%s, which %s)", what, stamp(cert.NotBefore), a, also)}, true
 		case now.After(cert.NotAfter):
-			return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate: %s expired at %s (%s)", what, stamp(cert.NotAfter), a)}
+			return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate: %s expired at %s (%s)", what, stamp(cert.NotAfter), a)}, true
 		}
 	}
-	why.Text += fmt.Sprintf("; by this machine's clock the certificate and its chain are valid (the leaf %s to %s): is the server's clock wrong?", stamp(c.Cert.NotBefore), stamp(c.Cert.NotAfter))
-	return why
+	return Reason{}, false
+}
+
+// allowsClientAuth reports whether a certificate may authenticate a TLS
+// client by its extended key usage (none at all allows any use).
+func allowsClientAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // handshakeFailed classifies a failed handshake: the client refused the
@@ -343,12 +388,36 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 		return r.end(LayerTLS, RejectedTLS, PartyServer, why)
 	case kind == wire.AnswerClosed:
 		why = Reason{ID: ReasonClosedBeforeUpgrade, Text: r.handshakeWords() + " but the server closed the connection without answering the upgrade request"}
+	case isNoRenegotiation(err):
+		why = Reason{ID: ReasonRenegotiation, Text: renegotiationWords}
 	default:
 		why = Reason{ID: ReasonUnclassified, Text: err.Error()}
 	}
 	L.HTTP.Detail = why.Text
 	return r.end(LayerHTTP, NoUpgrade, "", why)
 }
+
+// renegotiationWords explain a TLS 1.2 HelloRequest after the upgrade
+// request: crypto/tls answers it with no_renegotiation and reports a
+// local error, which used to be shown raw as "unclassified".
+const renegotiationWords = "TLS 1.2: after the upgrade request the server asked to renegotiate (a HelloRequest), " +
+	"which is how a server asks for a client certificate it did not ask for in the handshake (Apache's SSLVerifyClient inside <Location> or <Directory>); " +
+	"the reference client, like Go's crypto/tls and every HTTP/2 client, does not renegotiate and answered no_renegotiation, so the upgrade was never answered: " +
+	"ask for the client certificate in the handshake (Apache: SSLVerifyClient require for the whole virtual host)"
+
+// isNoRenegotiation: the client refused the server's HelloRequest.
+func isNoRenegotiation(err error) bool {
+	a := wire.LocalAlert(err)
+	return a != nil && *a == wire.AlertNoRenegotiation
+}
+
+// postHandshakeAuthWords are added to a TLS 1.3 refusal by a server that
+// never asked for a client certificate in the handshake: one that wants it
+// for some paths only can ask after the handshake (post-handshake
+// authentication), and refuses clients that did not offer that.
+const postHandshakeAuthWords = "; the server never asked for a client certificate in the handshake: a server that wants one only for some paths asks after it, " +
+	"by TLS 1.3 post-handshake authentication, which the reference client (like Go's crypto/tls and Chrome) does not offer, and refuses the request " +
+	"(Apache: 403, its log says AH10158 \"cannot perform post-handshake authentication\"); if so, ask for the certificate in the handshake (SSLVerifyClient require for the whole virtual host)"
 
 // handshakeWords says how far TLS got, for an upgrade that got no answer:
 // in TLS 1.3 the client's side of the handshake finishes before the
@@ -388,6 +457,9 @@ func (r *clientRun) answered(resp *http.Response) bool {
 		return r.end(LayerHTTP, RejectedHTTP, "", why)
 	}
 	why.Text += ", after a completed TLS handshake"
+	if r.state.Version == tls.VersionTLS13 && !L.TLS.ClientCertRequested && r.cfg.Encounter.Client != nil {
+		why.Text += postHandshakeAuthWords
+	}
 	L.HTTP.Detail = why.Text
 	return r.end(LayerHTTP, RejectedHTTP, PartyServer, why)
 }

@@ -83,7 +83,28 @@ func judgeAgainstControl(res *Result, c Result, strictTLS bool) {
 		}
 		res.Inconclusive = true
 		res.Mismatch = fmt.Sprintf("inconclusive: the server did not refuse this certificate in the TLS handshake, and above it broke the same way for the %s control (%s), so whether it would refuse the certificate at the %s layer cannot be seen (--strict-tls fails this: a certificate should be refused in the handshake)", ctrl, summary, failedAt)
+	case !strictTLS && neverAskedAndBrokeAlike(res, c):
+		// Apache with SSLVerifyClient inside <Location>, TLS 1.2: it
+		// asks only after the handshake, by renegotiating, which the
+		// reference client refuses, and so lets nobody in. "It did not
+		// refuse a certificate" would claim a hole nobody could get
+		// through. (In TLS 1.3 such a server and one that never asks at
+		// all look alike, a 403 without a CertificateRequest: that stays
+		// a FAIL, with the post-handshake hint in its reason.)
+		res.Inconclusive = true
+		res.Mismatch = fmt.Sprintf("inconclusive: the server never asked for a client certificate in the handshake, and it ended this encounter as it ended the %s control's (%s): it let nobody in, so whether it would refuse this certificate cannot be seen (--strict-tls fails this: a certificate should be refused in the handshake)", ctrl, summary)
 	}
+}
+
+// neverAskedAndBrokeAlike is a server-side result whose handshake, like
+// its control's, finished without a CertificateRequest, and that ended
+// like the control, with the server asking to renegotiate: it wants a
+// certificate after the handshake, none reached it in either encounter,
+// so neither says anything about this one.
+func neverAskedAndBrokeAlike(res *Result, c Result) bool {
+	return res.Scenario.Side == ServerSide && res.Client == nil && res.Outcome != Accepted && c.Reason.ID == ReasonRenegotiation &&
+		certRequestOf(res.Layers.TLS) == RequestNotSent && certRequestOf(c.Layers.TLS) == RequestNotSent &&
+		res.Outcome == c.Outcome && res.Layer == c.Layer && res.Reason.ID == c.Reason.ID
 }
 
 // closedOnTheCertificate is a server-side encounter whose handshake

@@ -244,6 +244,16 @@ func judgeRotation(ev *RotationLayer, v Verdict) (bool, string) {
 	switch {
 	case ev.ServerExited != "":
 		return false, fmt.Sprintf("the server exited after %s: %s", trig, ev.ServerExited)
+	case ev.NewAfterMS == nil && lastProbeFailed(ev):
+		// The last probes completed no handshake: the server showed no
+		// serial at the end, so "it loads its certificate once" would
+		// be a guess.
+		why := fmt.Sprintf("the server stopped serving new connections: after its files were replaced and %s, none of %d new connections over %.0f ms showed the successor's serial %s, and the last ones completed no TLS handshake (%s), so whether it loaded the new certificate was not seen",
+			trig, ev.Probes, ev.TimeoutMS, ev.NewSerial, sightingWords(ev))
+		if v.Outcome == Accepted {
+			why += "; a new connection after the observation window was accepted, so it came back later: a reload that waits for open connections (Apache's SIGHUP restart waits for its children, the one tunnelling a WebSocket among them; its graceful SIGUSR1 needs a free ServerLimit slot while the old child drains)"
+		}
+		return false, why
 	case ev.NewAfterMS == nil:
 		return false, fmt.Sprintf("the server did not rotate: after its files were replaced and %s, %d new connections over %.0f ms were all shown %s, never the successor's serial %s (a server that loads its certificate once needs a restart; make it reload: nginx -s reload or SIGHUP, HAProxy's runtime API, Go's tls.Config.GetCertificate reading the files, Node's server.setSecureContext)",
 			trig, ev.Probes, ev.TimeoutMS, sightingWords(ev), ev.NewSerial)
@@ -255,6 +265,12 @@ func judgeRotation(ev *RotationLayer, v Verdict) (bool, string) {
 		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s (%s); expected it to be closed (--rotation-keeps-old=false)", ev.OldConnection, ev.OldConnectionDetail)
 	}
 	return true, ""
+}
+
+// lastProbeFailed: the last probe of the window completed no handshake.
+func lastProbeFailed(ev *RotationLayer) bool {
+	n := len(ev.Sightings)
+	return n > 0 && ev.Sightings[n-1].Serial == "" && ev.Sightings[n-1].Saw != "new"
 }
 
 func sightingWords(ev *RotationLayer) string {

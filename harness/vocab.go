@@ -58,6 +58,7 @@ const (
 	ReasonEchoTimeout          = wire.ReasonEchoTimeout
 	ReasonEchoClosed           = wire.ReasonEchoClosed
 	ReasonEchoMismatch         = wire.ReasonEchoMismatch
+	ReasonRenegotiation        = wire.ReasonRenegotiation
 	ReasonEchoVerified         = wire.ReasonEchoVerified
 	ReasonUnclassified         = wire.ReasonUnclassified
 	ReasonUpgraded             = wire.ReasonUpgraded

@@ -33,6 +33,7 @@ const (
 	AlertProtocolVersion        Alert = 70
 	AlertUnrecognizedName       Alert = 112
 	AlertInternalError          Alert = 80
+	AlertNoRenegotiation        Alert = 100
 	AlertCertificateRequired    Alert = 116
 	AlertNoApplicationProtocol  Alert = 120
 )
@@ -115,9 +116,21 @@ func RemoteAlert(err error) *Alert {
 	if errors.As(err, &ae) {
 		return NewAlert(Alert(ae))
 	}
+	return opAlert(err, "remote error")
+}
+
+// LocalAlert is the alert crypto/tls itself sent and reported as a "local
+// error" (no_renegotiation, when a TLS 1.2 server asks to renegotiate and
+// the client does not), or nil.
+func LocalAlert(err error) *Alert {
+	return opAlert(err, "local error")
+}
+
+// opAlert digs crypto/tls's alert out of a *net.OpError with operation op.
+func opAlert(err error, opName string) *Alert {
 	var op *net.OpError
 	for e := err; errors.As(e, &op); e = op.Err {
-		if op.Op == "remote error" && op.Err != nil {
+		if op.Op == opName && op.Err != nil {
 			v := reflect.ValueOf(op.Err)
 			if v.Kind() == reflect.Uint8 && v.Type().PkgPath() == "crypto/tls" {
 				return NewAlert(Alert(v.Uint()))

@@ -41,6 +41,10 @@ const (
 	ReasonEchoMismatch         ReasonID = "echo-mismatch"
 	ReasonEchoVerified         ReasonID = "echo-verified"
 	ReasonUnclassified         ReasonID = "unclassified"
+	// ReasonRenegotiation: after the handshake, a TLS 1.2 server asked
+	// to renegotiate (to ask for a client certificate it did not ask
+	// for in the handshake), which the reference client does not do.
+	ReasonRenegotiation ReasonID = "renegotiation-requested"
 
 	// ReasonUpgraded: --accept-on upgrade, the server answered 101 and
 	// the echo was not checked.
@@ -103,6 +107,10 @@ func AlertReason(a *Alert, by Party) Reason {
 		return Reason{ID: ReasonBadCertificate, Text: fmt.Sprintf("the %s refused the certificate (%s)", who, a)}
 	case AlertHandshakeFailure:
 		return Reason{ID: ReasonHandshakeFailure, Text: fmt.Sprintf("the %s aborted the handshake (%s)", who, a)}
+	case AlertCertificateRevoked:
+		// The alert names the reason: OpenSSL sends it only for
+		// X509_V_ERR_CERT_REVOKED (Apache's SSLCARevocationFile).
+		return Reason{ID: ReasonRevoked, Text: fmt.Sprintf("the %s refused the certificate as revoked (%s)", who, a)}
 	}
 	return Reason{ID: ReasonTLSAlert, Text: fmt.Sprintf("the %s aborted the handshake (%s)", who, a)}
 }
