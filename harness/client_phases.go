@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/mtlskit/mtlskit/internal/wire"
+	"github.com/mtlskit/mtlskit/pki"
 )
 
 // clientRun is one encounter of the reference client in progress, in the
@@ -171,21 +172,46 @@ func (r *clientRun) handshake() bool {
 	return true
 }
 
-// alertReason is the reason of an alert the server sent. Alert 45
-// certificate_expired is what servers (Go, OpenSSL) send for an expired
-// and for a not-yet-valid certificate alike: the dates of the client's
-// own certificate say which, and when by this machine's clock it is
-// neither, that the server's clock is the suspect.
+// alertReason is the reason of an alert the server sent. Alerts are
+// coarse, and what the client sent says which of their meanings applies:
+//   - 40 handshake_failure in TLS 1.2 after a CertificateRequest
+//     answered with no certificate is how TLS 1.2 (which has no
+//     certificate_required) refuses a missing one (RFC 5246 7.4.6);
+//   - 43 unsupported_certificate for a certificate whose extended key
+//     usage excludes clientAuth is OpenSSL's unsuitable purpose;
+//   - 42 bad_certificate (OpenSSL) and 45 certificate_expired (Go,
+//     OpenSSL) for a certificate not yet valid or expired: its dates
+//     say which, and when by this machine's clock it is neither, that
+//     the server's clock is the suspect (45 only: 42 has other causes).
 func (r *clientRun) alertReason(a *Alert) Reason {
 	why := wire.AlertReason(a, PartyServer)
-	c := r.cfg.Encounter.Client
-	if *a != wire.AlertCertificateExpired || c == nil || c.Cert == nil {
+	L, c := &r.v.Layers, r.cfg.Encounter.Client
+	switch {
+	case *a == wire.AlertHandshakeFailure && r.state.Version == tls.VersionTLS12 && L.TLS.ClientCertRequested && !L.TLS.ClientCertSent:
+		return Reason{ID: ReasonCertificateRequired, Text: fmt.Sprintf("the server requires a certificate and none was sent (%s after its CertificateRequest was answered with none: TLS 1.2 has no certificate_required alert)", a)}
+	case c == nil || c.Cert == nil:
+		return why
+	case *a == wire.AlertUnsupportedCertificate && !allowsClientAuth(c.Cert):
+		return Reason{ID: ReasonIncompatibleKeyUsage, Text: fmt.Sprintf("the server refused the certificate: its extended key usage does not include clientAuth (%s, which OpenSSL sends for an unsuitable certificate purpose)", a)}
+	case *a != wire.AlertCertificateExpired && *a != wire.AlertBadCertificate:
 		return why
 	}
+	if d, ok := dateReason(a, c); ok {
+		return d
+	}
+	if *a == wire.AlertCertificateExpired {
+		stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+		why.Text += fmt.Sprintf("; by this machine's clock the certificate and its chain are valid (the leaf %s to %s): is the server's clock wrong?", stamp(c.Cert.NotBefore), stamp(c.Cert.NotAfter))
+	}
+	return why
+}
+
+// dateReason: the first of the client's certificates (the leaf, then
+// what it sent above it: an expired intermediate gets the same alert)
+// that is not valid now, as the reason of a date alert.
+func dateReason(a *Alert, c *pki.Issued) (Reason, bool) {
 	now := time.Now()
 	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	// The leaf first, then what the client sent above it: an expired
-	// intermediate gets the same alert.
 	for i, cert := range append([]*x509.Certificate{c.Cert}, c.Chain...) {
 		what := "the certificate"
 		if i > 0 {
@@ -193,13 +219,25 @@ func (r *clientRun) alertReason(a *Alert) Reason {
 		}
 		switch {
 		case now.Before(cert.NotBefore):
-			return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate: %s is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", what, stamp(cert.NotBefore), a)}
+			return Reason{ID: ReasonNotYetValid, Text: fmt.Sprintf("the server refused the certificate: %s is not valid before %s (%s, which servers send for a not-yet-valid certificate too)", what, stamp(cert.NotBefore), a)}, true
 		case now.After(cert.NotAfter):
-			return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate: %s expired at %s (%s)", what, stamp(cert.NotAfter), a)}
+			return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the server refused the certificate: %s expired at %s (%s)", what, stamp(cert.NotAfter), a)}, true
 		}
 	}
-	why.Text += fmt.Sprintf("; by this machine's clock the certificate and its chain are valid (the leaf %s to %s): is the server's clock wrong?", stamp(c.Cert.NotBefore), stamp(c.Cert.NotAfter))
-	return why
+	return Reason{}, false
+}
+
+// allowsClientAuth: no extended key usage (any use), clientAuth or any.
+func allowsClientAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 // handshakeFailed classifies a failed handshake: the client refused the
