@@ -172,10 +172,17 @@ func rotate(ctx context.Context, s Scenario, m *Materials, opts Options, p *Serv
 		return fail("before the rotation, a new connection failed: " + err.Error())
 	}
 	old, oldErr := openOld(ctx, addr, p.URL, cfg, opts.Timeout)
+	var watch *connWatch
 	if oldErr != nil {
 		ev.OldConnection, ev.OldConnectionDetail = "not-opened", oldErr.Error()
 	} else {
 		defer old.Close()
+		// Pinged throughout, as a live client would use it: a close by
+		// the server is seen when it happens and answered at once. A
+		// connection left unread would hold a server that drains its old
+		// connections (lighttpd's graceful restart) in its lingering
+		// close for seconds, and the harness would delay the reload.
+		watch = watchConn(old, sessionPingEvery, opts.Timeout)
 	}
 	succ, err := successor(m)
 	if err != nil {
@@ -188,41 +195,20 @@ func rotate(ctx context.Context, s Scenario, m *Materials, opts Options, p *Serv
 	triggered := time.Now()
 	ev.Trigger, ev.ReloadCommand, ev.TriggerError = trigger(ctx, ro, p)
 	deadline := triggered.Add(ro.Timeout)
-	wait := 50 * time.Millisecond
-	for {
-		serial, err := probeSerial(ctx, addr, cfg, opts.Timeout)
-		at := ms(time.Since(triggered))
-		saw := "other"
-		switch {
-		case err != nil:
-			saw, serial = "error: "+err.Error(), ""
-		case serial == ev.OldSerial:
-			saw = "old"
-		case serial == ev.NewSerial:
-			saw = "new"
+	probeUntilNew(ctx, addr, cfg, opts.Timeout, ev, p, triggered, deadline)
+	if watch != nil {
+		if ev.NewAfterMS != nil {
+			// The old connection is judged over the whole reload window,
+			// not at the moment the new serial showed: lighttpd's
+			// graceful-restart-bg keeps it past the restart, and its old
+			// generation cuts it server.graceful-shutdown-timeout (8 s)
+			// later.
+			sleepUntil(ctx, deadline)
+			if p.Exited() {
+				ev.ServerExited = p.ExitReport()
+			}
 		}
-		ev.Probes++
-		if n := len(ev.Sightings); n > 0 && ev.Sightings[n-1].Saw == saw && ev.Sightings[n-1].Serial == serial {
-			ev.Sightings[n-1].LastMS, ev.Sightings[n-1].Count = at, ev.Sightings[n-1].Count+1
-		} else {
-			ev.Sightings = append(ev.Sightings, Sighting{Saw: saw, Serial: serial, FirstMS: at, LastMS: at, Count: 1})
-		}
-		if saw == "new" {
-			ev.NewAfterMS = &at
-			break
-		}
-		if p.Exited() {
-			ev.ServerExited = p.ExitReport()
-			break
-		}
-		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 250*time.Millisecond)
-	}
-	if old != nil {
-		ev.OldConnection, ev.OldConnectionDetail = oldStillEchoes(old, opts.Timeout)
+		ev.OldConnection, ev.OldConnectionDetail = oldAfterRotation(watch, old, triggered, opts.Timeout)
 	}
 	// One full encounter on a new connection: the rotated server must
 	// still serve (upgrade and echo), not only present the serial.
@@ -244,33 +230,58 @@ func judgeRotation(ev *RotationLayer, v Verdict) (bool, string) {
 	switch {
 	case ev.ServerExited != "":
 		return false, fmt.Sprintf("the server exited after %s: %s", trig, ev.ServerExited)
-	case ev.NewAfterMS == nil && lastProbeFailed(ev):
+	case ev.NewAfterMS == nil && stoppedServing(ev):
 		// The last probes completed no handshake: the server showed no
 		// serial at the end, so "it loads its certificate once" would
 		// be a guess.
-		why := fmt.Sprintf("the server stopped serving new connections: after its files were replaced and %s, none of %d new connections over %.0f ms showed the successor's serial %s, and the last ones completed no TLS handshake (%s), so whether it loaded the new certificate was not seen",
+		why := fmt.Sprintf("the server stopped serving new connections instead of rotating: after its files were replaced and %s, none of %d new connections over %.0f ms showed the successor's serial %s, and the last ones completed no TLS handshake (%s), so whether it loaded the new certificate was not seen (a reload that first waits for open connections to end, such as this scenario's old WebSocket, looks like this: Apache's SIGHUP restart waits for its children, its graceful SIGUSR1 needs a free ServerLimit slot while the old child drains; lighttpd's SIGUSR1 without server.graceful-restart-bg; a longer --reload-timeout shows whether it comes back)",
 			trig, ev.Probes, ev.TimeoutMS, ev.NewSerial, sightingWords(ev))
 		if v.Outcome == Accepted {
-			why += "; a new connection after the observation window was accepted, so it came back later: a reload that waits for open connections (Apache's SIGHUP restart waits for its children, the one tunnelling a WebSocket among them; its graceful SIGUSR1 needs a free ServerLimit slot while the old child drains)"
+			why += "; a new connection after the observation window was accepted, so it came back later"
 		}
 		return false, why
 	case ev.NewAfterMS == nil:
-		return false, fmt.Sprintf("the server did not rotate: after its files were replaced and %s, %d new connections over %.0f ms were all shown %s, never the successor's serial %s (a server that loads its certificate once needs a restart; make it reload: nginx -s reload or SIGHUP, HAProxy's runtime API, Go's tls.Config.GetCertificate reading the files, Node's server.setSecureContext)",
+		return false, fmt.Sprintf("the server did not rotate: after its files were replaced and %s, %d new connections over %.0f ms were all shown %s, never the successor's serial %s (a server that loads its certificate once needs a restart; make it reload: nginx -s reload or SIGHUP, lighttpd's SIGUSR1 (with server.graceful-restart-bg), HAProxy's runtime API, Go's tls.Config.GetCertificate reading the files, Node's server.setSecureContext)",
 			trig, ev.Probes, ev.TimeoutMS, sightingWords(ev), ev.NewSerial)
 	case v.Outcome != Accepted:
 		return false, fmt.Sprintf("the server presented the new serial, but a new connection after the rotation ended %s: %s", v.Outcome, v.Reason.Text)
 	case ev.ExpectOldKept != nil && *ev.ExpectOldKept && ev.OldConnection != "kept":
-		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s (%s); expected it to be kept (--rotation-keeps-old=false if closing it is intended)", ev.OldConnection, ev.OldConnectionDetail)
+		return false, fmt.Sprintf("the server rotated%s, but the connection opened before the reload was %s (%s); expected it to be kept (--rotation-keeps-old=false if closing it is intended)", outageWords(ev), ev.OldConnection, ev.OldConnectionDetail)
 	case ev.ExpectOldKept != nil && !*ev.ExpectOldKept && ev.OldConnection != "closed":
-		return false, fmt.Sprintf("the server rotated, but the connection opened before the reload was %s (%s); expected it to be closed (--rotation-keeps-old=false)", ev.OldConnection, ev.OldConnectionDetail)
+		return false, fmt.Sprintf("the server rotated%s, but the connection opened before the reload was %s (%s); expected it to be closed (--rotation-keeps-old=false)", outageWords(ev), ev.OldConnection, ev.OldConnectionDetail)
 	}
 	return true, ""
 }
 
-// lastProbeFailed: the last probe of the window completed no handshake.
-func lastProbeFailed(ev *RotationLayer) bool {
+// stoppedServing: no new connection after the trigger presented any
+// certificate once the first one failed. Such a server was not seen
+// keeping its old certificate, only failing: "did not rotate" and its
+// advice to make the server reload would not be what was seen. The
+// sightings before the first failure may show the old serial (the
+// trigger not yet acted on).
+func stoppedServing(ev *RotationLayer) bool {
 	n := len(ev.Sightings)
-	return n > 0 && ev.Sightings[n-1].Serial == "" && ev.Sightings[n-1].Saw != "new"
+	return n > 0 && strings.HasPrefix(ev.Sightings[n-1].Saw, "error: ")
+}
+
+// outageWords says, for a server that rotated, that new connections
+// failed between the trigger and the new serial, when they did: a
+// server that stops serving while it reloads has an outage the verdict
+// should not leave out.
+func outageWords(ev *RotationLayer) string {
+	var failed []string
+	n, last := 0, 0.0
+	for _, s := range ev.Sightings {
+		if strings.HasPrefix(s.Saw, "error: ") {
+			failed, n, last = append(failed, strings.TrimPrefix(s.Saw, "error: ")), n+s.Count, s.LastMS
+		}
+	}
+	if n == 0 || ev.NewAfterMS == nil {
+		return ""
+	}
+	// Sightings are dated when the probe ended: a probe that timed out
+	// began one --timeout earlier.
+	return fmt.Sprintf(" after %.0f ms, and did not serve while it reloaded (%d new connection(s) after the trigger failed, the last ending %.0f ms after it: %s)", *ev.NewAfterMS, n, last, strings.Join(failed, "; "))
 }
 
 func sightingWords(ev *RotationLayer) string {
@@ -377,6 +388,56 @@ func oldStillEchoes(c *websocket.Conn, timeout time.Duration) (string, string) {
 		}
 	}
 	return "unresponsive", "16 messages came back, none of them the echo"
+}
+
+// probeUntilNew opens new connections with backoff (50 ms doubling to
+// 250 ms) until one presents the new serial, the server exits or the
+// deadline passes, and records what each saw in ev.Sightings.
+func probeUntilNew(ctx context.Context, addr string, cfg *tls.Config, timeout time.Duration, ev *RotationLayer, p *ServerProcess, triggered, deadline time.Time) {
+	wait := 50 * time.Millisecond
+	for {
+		serial, err := probeSerial(ctx, addr, cfg, timeout)
+		at := ms(time.Since(triggered))
+		saw := "other"
+		switch {
+		case err != nil:
+			saw, serial = "error: "+err.Error(), ""
+		case serial == ev.OldSerial:
+			saw = "old"
+		case serial == ev.NewSerial:
+			saw = "new"
+		}
+		ev.Probes++
+		if n := len(ev.Sightings); n > 0 && ev.Sightings[n-1].Saw == saw && ev.Sightings[n-1].Serial == serial {
+			ev.Sightings[n-1].LastMS, ev.Sightings[n-1].Count = at, ev.Sightings[n-1].Count+1
+		} else {
+			ev.Sightings = append(ev.Sightings, Sighting{Saw: saw, Serial: serial, FirstMS: at, LastMS: at, Count: 1})
+		}
+		if saw == "new" {
+			ev.NewAfterMS = &at
+			return
+		}
+		if p.Exited() {
+			ev.ServerExited = p.ExitReport()
+			return
+		}
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 250*time.Millisecond)
+	}
+}
+
+// oldAfterRotation ends the watch of the old connection and says what
+// became of it: closed or unresponsive when a ping found it so (with
+// when, after the trigger), else what one more echo shows.
+func oldAfterRotation(w *connWatch, old *websocket.Conn, triggered time.Time, timeout time.Duration) (string, string) {
+	res := w.stop()
+	if res.state == "" {
+		return oldStillEchoes(old, timeout)
+	}
+	return res.state, fmt.Sprintf("%s (found by the ping sent %.0f ms after the trigger)", res.detail, ms(res.at.Sub(triggered)))
 }
 
 // successor mints the next certificate of the server's leaf: the same

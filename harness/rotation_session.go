@@ -571,6 +571,12 @@ func watchConn(c *websocket.Conn, every, timeout time.Duration) *connWatch {
 				// A close is seen at once; a stall only after the
 				// timeout: both are dated from the ping that found them.
 				w.res.state, w.res.at, w.res.detail = state, began, detail
+				if state == "closed" {
+					// Closing our end too, as a client does on a close:
+					// a server lingering on the half-closed connection
+					// would otherwise wait for us.
+					_ = c.Close()
+				}
 				return
 			}
 		}

@@ -105,12 +105,15 @@ func AlertReason(a *Alert, by Party) Reason {
 		return Reason{ID: ReasonExpired, Text: fmt.Sprintf("the %s found the certificate expired or not yet valid (%s)", who, a)}
 	case AlertBadCertificate:
 		return Reason{ID: ReasonBadCertificate, Text: fmt.Sprintf("the %s refused the certificate (%s)", who, a)}
+	case AlertCertificateRevoked:
+		// The alert names the reason itself: OpenSSL sends it only for
+		// X509_V_ERR_CERT_REVOKED (Apache's SSLCARevocationFile,
+		// lighttpd's ssl.ca-crl-file), not a generic abort.
+		return Reason{ID: ReasonRevoked, Text: fmt.Sprintf("the %s refused the certificate as revoked (%s)", who, a)}
+	case AlertUnsupportedCertificate:
+		return Reason{ID: ReasonBadCertificate, Text: fmt.Sprintf("the %s refused the certificate as unsupported (%s)", who, a)}
 	case AlertHandshakeFailure:
 		return Reason{ID: ReasonHandshakeFailure, Text: fmt.Sprintf("the %s aborted the handshake (%s)", who, a)}
-	case AlertCertificateRevoked:
-		// The alert names the reason: OpenSSL sends it only for
-		// X509_V_ERR_CERT_REVOKED (Apache's SSLCARevocationFile).
-		return Reason{ID: ReasonRevoked, Text: fmt.Sprintf("the %s refused the certificate as revoked (%s)", who, a)}
 	}
 	return Reason{ID: ReasonTLSAlert, Text: fmt.Sprintf("the %s aborted the handshake (%s)", who, a)}
 }
