@@ -149,6 +149,9 @@ func clientRotationRun(ctx context.Context, s Scenario, enc Encounter, opts Opti
 		return Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: "the reference server did not start: " + err.Error()}}, nil
 	}
 	v := cc.Connect(ctx, ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade})
+	if d, ok := srv.(interface{ drainBacklog() }); ok {
+		d.drainBacklog()
+	}
 	_ = srv.Close()
 	obs := srv.Observations()
 	cc.combine(&v, obs)

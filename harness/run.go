@@ -466,6 +466,9 @@ func connect(ctx context.Context, s Scenario, enc Encounter, opts Options) Verdi
 		cc.Target = t.URL()
 	}
 	v := client.Connect(ctx, cc)
+	if d, ok := srv.(interface{ drainBacklog() }); ok && isObserving(client) {
+		d.drainBacklog()
+	}
 	_ = srv.Close()
 	obs := srv.Observations()
 	if oc, ok := client.(observingClient); ok {
@@ -481,6 +484,8 @@ func connect(ctx context.Context, s Scenario, enc Encounter, opts Options) Verdi
 	refine(&v)
 	return v
 }
+
+func isObserving(c ClientSubject) bool { _, ok := c.(observingClient); return ok }
 
 // observingClient is a client whose verdict is made from the reference
 // server's observations (an external command that only reports its exit

@@ -238,7 +238,7 @@ func (s *referenceServer) Start(_ context.Context, cfg ServerConfig) (RunningSer
 			return nil, fmt.Errorf("listening on %s: %w", host, err)
 		}
 	}
-	r := &runningServer{subject: s, ln: ln, tls: tcfg, timeout: cfg.Timeout, conns: map[net.Conn]bool{}}
+	r := &runningServer{subject: s, ln: ln, tls: tcfg, timeout: cfg.Timeout, conns: map[net.Conn]bool{}, acceptDone: make(chan struct{})}
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
@@ -269,9 +269,11 @@ type runningServer struct {
 	tls     *tls.Config
 	timeout time.Duration
 
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
+	wg sync.WaitGroup
+	// acceptDone is closed when the accept loop has returned.
+	acceptDone chan struct{}
+	mu         sync.Mutex
+	conns      map[net.Conn]bool
 	closed bool
 	obs    []ServerObservation
 	// seen counts the connections; obs keeps at most maxObservations.
@@ -304,6 +306,25 @@ func (r *runningServer) Close() error {
 	return err
 }
 
+// backlogDrain is how long drainBacklog lets the accept loop take what
+// the kernel has queued.
+const backlogDrain = 50 * time.Millisecond
+
+// drainBacklog accepts the connections the kernel completed but Accept
+// has not returned yet, then stops accepting: without it, a client that
+// connects and exits at once (a readiness probe, a client that gives up)
+// can be gone before its connection is accepted, and closing the
+// listener would discard it unseen, so the verdict would say the client
+// never connected. Called before Close once an external client has
+// exited; a no-op for a listener without deadlines.
+func (r *runningServer) drainBacklog() {
+	d, ok := r.ln.(interface{ SetDeadline(time.Time) error })
+	if !ok || d.SetDeadline(time.Now().Add(backlogDrain)) != nil {
+		return
+	}
+	<-r.acceptDone // the loop returns on the deadline
+}
+
 func (r *runningServer) Observations() []ServerObservation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -317,6 +338,7 @@ func (r *runningServer) Observations() []ServerObservation {
 
 func (r *runningServer) accept() {
 	defer r.wg.Done()
+	defer close(r.acceptDone)
 	for {
 		c, err := r.ln.Accept()
 		if err != nil {
