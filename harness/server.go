@@ -274,8 +274,8 @@ type runningServer struct {
 	acceptDone chan struct{}
 	mu         sync.Mutex
 	conns      map[net.Conn]bool
-	closed bool
-	obs    []ServerObservation
+	closed     bool
+	obs        []ServerObservation
 	// seen counts the connections; obs keeps at most maxObservations.
 	seen int
 }
