@@ -30,6 +30,13 @@ type ClientConfig struct {
 	// AcceptOnUpgrade ends an encounter as accepted at the 101, without
 	// the echo (--accept-on upgrade, for servers that do not echo).
 	AcceptOnUpgrade bool
+	// NoRenegotiation makes the reference client refuse a TLS 1.2
+	// server's request to renegotiate (--no-renegotiation), as Go's
+	// crypto/tls and every HTTP/2 client do by default. Without it the
+	// client takes part in one renegotiation, the way a server that asks
+	// for the client certificate only for some paths (Apache's
+	// SSLVerifyClient inside <Location>, IIS) gets it.
+	NoRenegotiation bool
 
 	// ticketBaseline is true when the valid-client control on the same
 	// subject received a TLS 1.3 session ticket: only then does a close

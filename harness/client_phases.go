@@ -32,6 +32,16 @@ type clientRun struct {
 	tc    *tls.Conn
 	state tls.ConnectionState
 	ws    *websocket.Conn
+	// handshook is set when the first handshake finished: a certificate
+	// request after it belongs to a renegotiation, which runs on the
+	// goroutine of the phase that reads.
+	handshook bool
+	// unique is the first handshake's tls-unique, copied: crypto/tls
+	// hands out a slice of its own array, which a renegotiation rewrites.
+	unique []byte
+	// settled is set when a renegotiation before the 101 completed: a
+	// later alert did not end it.
+	settled bool
 }
 
 func newClientRun(ctx context.Context, c *referenceClient, cfg ClientConfig) *clientRun {
@@ -58,6 +68,7 @@ func (r *clientRun) release() {
 // end sets the verdict: the layer the encounter ended at, its outcome,
 // who refused and why. It returns false, for the phases to return.
 func (r *clientRun) end(layer LayerName, o Outcome, by Party, why Reason) bool {
+	r.renegotiated()
 	r.v.Layer, r.v.Outcome, r.v.RefusedBy, r.v.Reason = layer, o, by, why
 	r.v.Layers.TLS.SessionTicket = r.tickets.got()
 	return false
@@ -105,6 +116,9 @@ func (r *clientRun) tlsConfig() *tls.Config {
 		NextProtos: []string{"http/1.1"},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			L.TLS.ClientCertRequested, L.TLS.ClientCertRequest = true, RequestSeen
+			if r.handshook {
+				L.TLS.ClientCertRequest = RequestRenegotiation
+			}
 			if e.Client == nil {
 				return &tls.Certificate{}, nil
 			}
@@ -131,11 +145,35 @@ func (r *clientRun) tlsConfig() *tls.Config {
 			return wire.CheckDistributionPoint(r.ctx, ch[0], ch[1], r.cfg.Timeout)
 		}
 	}
+	if !r.cfg.NoRenegotiation {
+		// TLS 1.2 only (crypto/tls ignores it in 1.3): a server that wants
+		// the certificate for some paths only asks for it in a
+		// renegotiation after reading the request; once is all such a
+		// server needs, and a second request is still refused.
+		tcfg.Renegotiation = tls.RenegotiateOnceAsClient
+	}
 	wire.PinVersion(tcfg, r.cfg.TLSVersion)
 	if r.c.tweak != nil {
 		r.c.tweak(tcfg)
 	}
 	return tcfg
+}
+
+// renegotiated reports (and records) whether the server renegotiated
+// after the first handshake. crypto/tls keeps no count in its
+// ConnectionState and skips VerifyConnection in a renegotiation (it only
+// checks the leaf is unchanged), so it is seen two ways: a certificate
+// request after the first handshake, or a new tls-unique (the client's
+// Finished of the latest handshake, reported for every full TLS 1.2
+// handshake; this client never resumes), which also catches a
+// renegotiation that asked for no certificate.
+func (r *clientRun) renegotiated() bool {
+	L := &r.v.Layers
+	if !L.TLS.Renegotiated && r.handshook && r.state.Version == tls.VersionTLS12 {
+		cs := r.tc.ConnectionState()
+		L.TLS.Renegotiated = L.TLS.ClientCertRequest == RequestRenegotiation || !bytes.Equal(cs.TLSUnique, r.unique)
+	}
+	return L.TLS.Renegotiated
 }
 
 // handshake runs the TLS handshake and records both directions of it.
@@ -158,6 +196,7 @@ func (r *clientRun) handshake() bool {
 		L.TLS.Status, L.TLS.Error = LayerFailed, err.Error()
 		return r.handshakeFailed(err)
 	}
+	r.handshook, r.unique = true, bytes.Clone(r.state.TLSUnique)
 	if L.TLS.ClientCertRequest != RequestSeen {
 		// The handshake finished and never asked: in TLS 1.2 and 1.3
 		// the CertificateRequest comes before the server's Finished.
@@ -316,6 +355,9 @@ func (r *clientRun) handshakeFailed(err error) bool {
 // (during the upgrade, or the echo).
 func (r *clientRun) lateRefusal(a *Alert, layer *Layer, at LayerName) bool {
 	L := &r.v.Layers
+	if r.renegotiated() && !r.settled {
+		return r.renegotiationRefusal(a, layer)
+	}
 	if ok, because := clientCertAlert(a, r.state.Version, L.TLS.ClientCertRequested, true); !ok {
 		why := Reason{ID: ReasonTLSAlert, Text: fmt.Sprintf("after the client's handshake finished, the server sent %s, which is not a refusal of the client certificate: %s", a, because)}
 		L.TLS.Alert, L.TLS.LateAlert = a, true
@@ -332,6 +374,42 @@ func (r *clientRun) lateRefusal(a *Alert, layer *Layer, at LayerName) bool {
 	return r.end(LayerTLS, RejectedTLS, PartyServer, why)
 }
 
+// renegotiationRefusal reports an alert from a TLS 1.2 server that
+// renegotiated after the request: the alert ended a TLS handshake, the
+// second, so it is judged as an alert in the first would be (40
+// handshake_failure after an empty Certificate is how TLS 1.2 refuses a
+// missing certificate), and a refusal there is a TLS refusal, also for
+// --strict-tls: no HTTP answer came and the request went no further.
+func (r *clientRun) renegotiationRefusal(a *Alert, layer *Layer) bool {
+	L := &r.v.Layers
+	L.TLS.Status, L.TLS.Alert, L.TLS.LateAlert = LayerFailed, a, true
+	layer.Status, layer.Detail = LayerSkipped, "not reached: the renegotiation the server started after the request failed"
+	if ok, because := clientCertAlert(a, r.state.Version, L.TLS.ClientCertRequested, false); !ok {
+		why := Reason{ID: ReasonTLSAlert, Text: fmt.Sprintf("after the upgrade request the server renegotiated and aborted that handshake with %s, which is not a refusal of the client certificate: %s", a, because)}
+		L.TLS.Reason, L.TLS.Detail = &why, why.Text
+		return r.end(LayerTLS, ConnectFailed, "", why)
+	}
+	why := r.alertReason(a)
+	why.Text += "; the server asked for the certificate not in the handshake but in a renegotiation after the request, and refused it there"
+	L.TLS.RefusedBy, L.TLS.Reason = PartyServer, &why
+	L.TLS.Detail = fmt.Sprintf("%s; after the upgrade request the server renegotiated, asked for the client certificate and refused it with %s", L.TLS.Detail, a)
+	return r.end(LayerTLS, RejectedTLS, PartyServer, why)
+}
+
+// renegotiationNote is added to the verdict of an encounter that got in
+// through a renegotiation: clients that do not renegotiate would not.
+func (r *clientRun) renegotiationNote() string {
+	L := &r.v.Layers
+	switch {
+	case !r.renegotiated():
+		return ""
+	case L.TLS.ClientCertRequest == RequestRenegotiation:
+		return "; the server asked for the client certificate only in a TLS 1.2 renegotiation after the request, which the reference client answered: " +
+			"clients that do not renegotiate (Go's crypto/tls by default, every HTTP/2 client; --no-renegotiation) cannot get in"
+	}
+	return "; the server renegotiated after the request (TLS 1.2), which the reference client answered"
+}
+
 // upgrade sends the WebSocket upgrade over the verified connection and
 // sorts the answer.
 func (r *clientRun) upgrade() bool {
@@ -344,14 +422,17 @@ func (r *clientRun) upgrade() bool {
 		L.HTTP.Error = err.Error()
 		return r.noUpgrade(wire.ClassifyUpgrade(resp, timedOut, err), resp, err)
 	}
-	r.ws = ws
+	r.ws, r.settled = ws, r.renegotiated()
 	L.HTTP.Status, L.HTTP.StatusCode = LayerOK, http.StatusSwitchingProtocols
-	L.HTTP.Detail = "101 Switching Protocols"
+	L.HTTP.Detail = "101 Switching Protocols" + r.renegotiationNote()
+	if L.TLS.ClientCertRequest == RequestRenegotiation && L.TLS.ClientCertSent {
+		L.TLS.Detail += "; after the upgrade request the server renegotiated and asked for the client certificate, which was sent"
+	}
 	if r.cfg.AcceptOnUpgrade {
 		deadline := time.Now().Add(r.cfg.Timeout)
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), deadline)
 		L.WS.Detail = "not checked (--accept-on upgrade)"
-		return r.end(LayerHTTP, Accepted, "", Reason{ID: ReasonUpgraded, Text: "the server answered 101 Switching Protocols; the echo was not checked (--accept-on upgrade)"})
+		return r.end(LayerHTTP, Accepted, "", Reason{ID: ReasonUpgraded, Text: "the server answered 101 Switching Protocols; the echo was not checked (--accept-on upgrade)" + r.renegotiationNote()})
 	}
 	return true
 }
@@ -389,7 +470,7 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 	case kind == wire.AnswerClosed:
 		why = Reason{ID: ReasonClosedBeforeUpgrade, Text: r.handshakeWords() + " but the server closed the connection without answering the upgrade request"}
 	case isNoRenegotiation(err):
-		why = Reason{ID: ReasonRenegotiation, Text: renegotiationWords}
+		why = Reason{ID: ReasonRenegotiation, Text: renegotiationWords(r.cfg.NoRenegotiation)}
 	default:
 		why = Reason{ID: ReasonUnclassified, Text: err.Error()}
 	}
@@ -398,12 +479,19 @@ func (r *clientRun) noUpgrade(kind wire.UpgradeAnswer, resp *http.Response, err 
 }
 
 // renegotiationWords explain a TLS 1.2 HelloRequest after the upgrade
-// request: crypto/tls answers it with no_renegotiation and reports a
-// local error, which used to be shown raw as "unclassified".
-const renegotiationWords = "TLS 1.2: after the upgrade request the server asked to renegotiate (a HelloRequest), " +
-	"which is how a server asks for a client certificate it did not ask for in the handshake (Apache's SSLVerifyClient inside <Location> or <Directory>); " +
-	"the reference client, like Go's crypto/tls and every HTTP/2 client, does not renegotiate and answered no_renegotiation, so the upgrade was never answered: " +
-	"ask for the client certificate in the handshake (Apache: SSLVerifyClient require for the whole virtual host)"
+// request that the reference client refused: crypto/tls answers it with
+// no_renegotiation and reports a local error. It takes part in one
+// renegotiation unless --no-renegotiation says not to; a second one it
+// refuses, since no server needs two to ask for a certificate.
+func renegotiationWords(optedOut bool) string {
+	const asks = "TLS 1.2: after the upgrade request the server asked to renegotiate (a HelloRequest), " +
+		"which is how a server asks for a client certificate it did not ask for in the handshake (Apache's SSLVerifyClient inside <Location> or <Directory>, IIS); "
+	if !optedOut {
+		return asks + "it asked again after the renegotiation the reference client took part in, and the client refused the second one (no_renegotiation), so the upgrade was never answered"
+	}
+	return asks + "the reference client (--no-renegotiation), like Go's crypto/tls by default and every HTTP/2 client, does not renegotiate and answered no_renegotiation, so the upgrade was never answered: " +
+		"ask for the client certificate in the handshake (Apache: SSLVerifyClient require for the whole virtual host)"
+}
 
 // isNoRenegotiation: the client refused the server's HelloRequest.
 func isNoRenegotiation(err error) bool {
@@ -585,5 +673,5 @@ func (r *clientRun) closeHandshake() {
 		}
 	}
 	L.Close.Millis = ms(time.Since(start))
-	r.end(LayerWS, Accepted, "", Reason{ID: ReasonEchoVerified, Text: L.WS.Detail})
+	r.end(LayerWS, Accepted, "", Reason{ID: ReasonEchoVerified, Text: L.WS.Detail + r.renegotiationNote()})
 }

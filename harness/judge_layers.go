@@ -76,7 +76,7 @@ func judgeAgainstControl(res *Result, c Result, strictTLS bool) {
 		if res.Outcome == RejectedHTTP {
 			res.Reason.Text += fmt.Sprintf("; %s, the same request with a valid certificate, was upgraded: the certificate caused this refusal (an HTTP-level refusal: --strict-tls fails it)", ctrl)
 		}
-	case res.Outcome == c.Outcome && res.Layer == failedAt && LayerTLS.Below(failedAt) && certRequestOf(res.Layers.TLS) == RequestSeen:
+	case res.Outcome == c.Outcome && res.Layer == failedAt && LayerTLS.Below(failedAt) && certRequestOf(res.Layers.TLS).Asked():
 		if strictTLS {
 			res.Mismatch = fmt.Sprintf("expected a TLS-level refusal (--strict-tls), but the certificate got past the handshake and, like %s's, ended at the %s layer: %s", ctrl, failedAt, res.Reason.Text)
 			return
@@ -86,7 +86,8 @@ func judgeAgainstControl(res *Result, c Result, strictTLS bool) {
 	case !strictTLS && neverAskedAndBrokeAlike(res, c):
 		// Apache with SSLVerifyClient inside <Location>, TLS 1.2: it
 		// asks only after the handshake, by renegotiating, which the
-		// reference client refuses, and so lets nobody in. "It did not
+		// reference client refuses under --no-renegotiation (or a second
+		// time), and so lets nobody in. "It did not
 		// refuse a certificate" would claim a hole nobody could get
 		// through. (In TLS 1.3 such a server and one that never asks at
 		// all look alike, a 403 without a CertificateRequest: that stays
@@ -112,5 +113,5 @@ func neverAskedAndBrokeAlike(res *Result, c Result) bool {
 // any HTTP answer.
 func closedOnTheCertificate(res *Result) bool {
 	return res.Scenario.Side == ServerSide && res.Outcome == NoUpgrade && res.Reason.ID == ReasonClosedBeforeUpgrade &&
-		res.Layers.TLS.Status == LayerOK && certRequestOf(res.Layers.TLS) == RequestSeen && res.Client == nil
+		res.Layers.TLS.Status == LayerOK && certRequestOf(res.Layers.TLS).Asked() && res.Client == nil
 }

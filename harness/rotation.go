@@ -213,7 +213,7 @@ func rotate(ctx context.Context, s Scenario, m *Materials, opts Options, p *Serv
 	// One full encounter on a new connection: the rotated server must
 	// still serve (upgrade and echo), not only present the serial.
 	enc := s.Setup(m)
-	v := ReferenceClient().Connect(ctx, ClientConfig{Encounter: enc, Scenario: s.Name, Addr: addr, Target: p.URL, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade})
+	v := ReferenceClient().Connect(ctx, ClientConfig{Encounter: enc, Scenario: s.Name, Addr: addr, Target: p.URL, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, NoRenegotiation: opts.NoRenegotiation})
 	v.Rotation = ev
 	res := Result{Scenario: s, Verdict: v}
 	res.Pass, res.Mismatch = judgeRotation(ev, v)

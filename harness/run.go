@@ -52,6 +52,11 @@ type Options struct {
 	// NoTLS12Rerun turns off the TLS 1.2 re-run of an encounter whose TLS
 	// 1.3 outcome cannot tell a refusal from a breakage.
 	NoTLS12Rerun bool
+	// NoRenegotiation makes the reference client refuse a TLS 1.2
+	// server's renegotiation (ClientConfig.NoRenegotiation): to see what
+	// clients that do not renegotiate get from a server that asks for the
+	// certificate only in one.
+	NoRenegotiation bool
 	// Rotation configures server-cert-rotation (rotation.go).
 	Rotation RotationOptions
 	// Progress, when set, is called after each encounter with the
@@ -461,7 +466,7 @@ func connect(ctx context.Context, s Scenario, enc Encounter, opts Options) Verdi
 	if err != nil {
 		return Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: fmt.Sprintf("the server %q did not start: %v", server.Name(), err)}}
 	}
-	cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, ticketBaseline: opts.ticketBaseline}
+	cc := ClientConfig{Encounter: enc, Scenario: s.Name, Addr: srv.Addr(), TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, AcceptOnUpgrade: opts.AcceptOnUpgrade, NoRenegotiation: opts.NoRenegotiation, ticketBaseline: opts.ticketBaseline}
 	if t, ok := srv.(interface{ URL() string }); ok {
 		cc.Target = t.URL()
 	}

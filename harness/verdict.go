@@ -66,6 +66,10 @@ const (
 	// RequestNotSent: the handshake finished without the server asking
 	// (the request comes before the server's Finished in TLS 1.2 and 1.3).
 	RequestNotSent CertRequest = "not-requested"
+	// RequestRenegotiation: the handshake finished without the server
+	// asking, and it asked later, in a TLS 1.2 renegotiation it started
+	// after the request (Apache's SSLVerifyClient inside <Location>).
+	RequestRenegotiation CertRequest = "renegotiation"
 	// RequestUnknown: the handshake ended before the client could tell
 	// (it refused the server's certificate first, say).
 	RequestUnknown CertRequest = "unknown"
@@ -120,6 +124,10 @@ type TLSLayer struct {
 	ClientCertRequested bool        `json:"client_cert_requested"`
 	ClientCertRequest   CertRequest `json:"client_cert_request,omitempty"`
 	ClientCertSent      bool        `json:"client_cert_sent"`
+	// Renegotiated is true when a TLS 1.2 server started a second
+	// handshake after the first (a HelloRequest) and the client took part
+	// in it, whether or not it completed.
+	Renegotiated bool `json:"renegotiated,omitempty"`
 	// RefusedBy is the side that refused the handshake, if any.
 	RefusedBy Party `json:"refused_by,omitempty"`
 	// Reason is why, classified from a typed error or the alert.
@@ -283,6 +291,11 @@ func certRequestOf(t TLSLayer) CertRequest {
 	return RequestNotSent
 }
 
+// Asked reports whether the server asked for a client certificate at
+// all, in the handshake or in a renegotiation: either way it had the
+// chance to refuse one in a TLS handshake.
+func (c CertRequest) Asked() bool { return c == RequestSeen || c == RequestRenegotiation }
+
 // judge decides whether a verdict meets a scenario's expectation. An
 // accept scenario needs an accepted outcome. A reject scenario needs the
 // judged side to refuse: at the TLS layer, or for a server also with an
@@ -325,7 +338,7 @@ func judge(s Scenario, v Verdict, strictTLS bool) (bool, string) {
 		// refused one, whatever it did to the connection afterwards; and
 		// a client that stopped before it could see the request cannot
 		// say whether one came.
-		if req := certRequestOf(v.Layers.TLS); s.Side == ServerSide && v.Client == nil && req != RequestSeen {
+		if req := certRequestOf(v.Layers.TLS); s.Side == ServerSide && v.Client == nil && !req.Asked() {
 			switch {
 			case v.Outcome == Accepted:
 				return false, "expected the server to refuse, but it never requested a client certificate and accepted the connection without one"

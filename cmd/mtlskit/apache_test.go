@@ -15,10 +15,11 @@ import (
 // tls-alert, 43 and 42 without the certificate's purpose or dates, TLS
 // 1.2's 40 for a missing certificate), and with SSLVerifyClient inside
 // <Location> it asks for the certificate only after the handshake
-// (renegotiation, post-handshake authentication), which the reference
-// client cannot answer: nobody gets in. In TLS 1.2 the renegotiation
-// request shows it, and the reject rows, which used to FAIL as if the
-// server had let them through, are inconclusive.
+// (TLS 1.2 renegotiation, TLS 1.3 post-handshake authentication). The
+// reference client answers the renegotiation (--no-renegotiation: it
+// refuses it, as Go's crypto/tls does by default), so in TLS 1.2 the
+// verdicts are Apache's own, as its error log has them; it does not offer
+// post-handshake authentication, so in TLS 1.3 nobody gets in.
 
 const apacheCmd = "sh fixtures/subjects/apache/run.sh {dir} {port} {chain} {key} {ca} "
 
@@ -94,53 +95,94 @@ func TestApacheOptionalModesAreCaught(t *testing.T) {
 // SSLVerifyClient require inside <Location />: the handshake asks for
 // nothing; after the request Apache renegotiates (TLS 1.2) or needs
 // post-handshake authentication (TLS 1.3, answering 403 when the client
-// did not offer it). The reference client does neither, so the controls
-// fail with a reason that says so. In TLS 1.2 every reject row is
-// inconclusive, not a FAIL claiming the server let a bad certificate
-// through; TLS 1.3 shows nothing that tells this server from one that
-// never asks, so there they FAIL "never requested", with the hint.
-func TestApachePerLocationVerifyClientIsInconclusiveNotAHole(t *testing.T) {
+// did not offer it). In TLS 1.2 the reference client takes part in the
+// renegotiation: the valid certificates get in, the bad ones are refused
+// in the renegotiation handshake with the alerts of the handshake refusals
+// (its log: AH02221, then AH02276 and AH02261), and --strict-tls agrees
+// (an alert in a TLS handshake is a TLS refusal). TLS 1.3 shows nothing
+// that tells this server from one that never asks, so there the reject
+// rows FAIL "never requested", with the post-handshake hint.
+func TestApachePerLocationVerifyClient(t *testing.T) {
 	t.Parallel()
 	needApache(t)
-	for _, v := range tlsVersions {
-		code, rows, r := runApache(t, v, "location {crl}")
-		if code != 1 {
-			t.Errorf("TLS %s: exit %d\n%s", v, code, r.stderr)
+	tls := func(reason string) want { return want{outcome: "rejected-tls", reason: reason, pass: true} }
+	for _, strict := range []string{"--strict-tls=false", "--strict-tls"} {
+		code, rows, r := runJSON(t, strict, "--tls-version", "1.2", "--server-cmd", apacheCmd+"location {crl}", "--target", "wss://localhost:{port}/echo")
+		if code != 0 {
+			t.Errorf("TLS 1.2 %s: exit %d\n%s", strict, code, r.stderr)
 		}
-		broken := want{outcome: "no-upgrade", reason: "renegotiation-requested", pass: false}
-		hint := "(a HelloRequest)"
-		if v == "1.3" {
-			broken = want{outcome: "rejected-http", reason: "http-status", status: 403, pass: false}
-			hint = "TLS 1.3 post-handshake authentication"
-		}
-		for _, name := range []string{"valid-client", "client-via-intermediate", "large-message"} {
-			checkRows(t, map[string]verdictRow{name: rows[name]}, map[string]want{name: broken})
-			if !strings.Contains(rows[name].Reason.Text, hint) {
-				t.Errorf("TLS %s %s: %q lacks %q", v, name, rows[name].Reason.Text, hint)
+		checkRows(t, rows, map[string]want{
+			"valid-client": accepted, "server-sends-chain": accepted, "client-via-intermediate": accepted, "large-message": accepted,
+			"no-client-cert": tls("certificate-required"), "wrong-ca-client": tls("unknown-ca"), "self-signed-client": tls("unknown-ca"),
+			"expired-client": tls("expired"), "not-yet-valid-client": tls("not-yet-valid"),
+			"server-eku-as-client": tls("incompatible-key-usage"), "revoked-client": tls("certificate-revoked"),
+		})
+		for name, row := range rows {
+			hint := "in a renegotiation after the request, and refused it there"
+			if row.Outcome == "accepted" {
+				hint = "clients that do not renegotiate"
 			}
-		}
-		if row := rows["server-sends-chain"]; !row.Pass {
-			t.Errorf("TLS %s server-sends-chain: %s %s", v, row.Outcome, row.Mismatch)
-		}
-		for _, name := range []string{"no-client-cert", "wrong-ca-client", "self-signed-client", "expired-client", "not-yet-valid-client", "server-eku-as-client", "revoked-client"} {
-			row := rows[name]
-			// TLS 1.3: a 403 without a CertificateRequest is all there is,
-			// as from a server that never asks at all: FAIL, "never
-			// requested", the post-handshake hint in the reason.
-			ok := row.Mark == "INCONCLUSIVE" && strings.Contains(row.Mismatch, "it let nobody in")
-			if v == "1.3" {
-				ok = row.Mark == "FAIL" && strings.Contains(row.Mismatch, "never requested one") &&
-					(name == "no-client-cert" || strings.Contains(row.Mismatch, "post-handshake authentication"))
-			}
-			if row.Pass || !ok {
-				t.Errorf("TLS %s %s: pass=%v %s %s: %s", v, name, row.Pass, row.Mark, row.Outcome, row.Mismatch)
+			if !row.Layers.TLS.Renegotiated || row.Layers.TLS.ClientCertRequest != "renegotiation" || !strings.Contains(row.Reason.Text, hint) {
+				t.Errorf("TLS 1.2 %s %s: renegotiated=%v request=%q %q lacks %q", strict, name, row.Layers.TLS.Renegotiated, row.Layers.TLS.ClientCertRequest, row.Reason.Text, hint)
 			}
 		}
 	}
-	// --strict-tls: a certificate must be refused in the handshake, and
-	// this server never asks for one there.
-	if code, rows, _ := runJSON(t, "--strict-tls", "--tls-version", "1.2", "--server-cmd", apacheCmd+"location", "--scenario", "no-client-cert"); code != 1 || rows["no-client-cert"].Pass || rows["no-client-cert"].Mark == "INCONCLUSIVE" {
+	code, rows, r := runApache(t, "1.3", "location {crl}")
+	if code != 1 {
+		t.Errorf("TLS 1.3: exit %d\n%s", code, r.stderr)
+	}
+	checkPerLocationBroken(t, "TLS 1.3", rows, want{outcome: "rejected-http", reason: "http-status", status: 403, pass: false}, "TLS 1.3 post-handshake authentication")
+	for _, name := range apacheRejects {
+		// A 403 without a CertificateRequest is all there is, as from a
+		// server that never asks at all: FAIL, "never requested", the
+		// post-handshake hint in the reason of a row with a certificate.
+		row := rows[name]
+		if row.Pass || row.Mark != "FAIL" || !strings.Contains(row.Mismatch, "never requested one") ||
+			(name != "no-client-cert" && !strings.Contains(row.Mismatch, "post-handshake authentication")) {
+			t.Errorf("TLS 1.3 %s: pass=%v %s %s: %s", name, row.Pass, row.Mark, row.Outcome, row.Mismatch)
+		}
+	}
+}
+
+// --no-renegotiation: the reference client refuses Apache's
+// renegotiation, so nobody gets in and the reject rows are inconclusive
+// ("it let nobody in"), not a FAIL claiming the server let a bad
+// certificate through; --strict-tls fails them (the certificate was never
+// asked for in a handshake the client took part in).
+func TestApachePerLocationWithoutRenegotiationIsInconclusive(t *testing.T) {
+	t.Parallel()
+	needApache(t)
+	code, rows, r := runJSON(t, "--no-renegotiation", "--tls-version", "1.2", "--server-cmd", apacheCmd+"location {crl}", "--target", "wss://localhost:{port}/echo")
+	if code != 1 {
+		t.Errorf("exit %d\n%s", code, r.stderr)
+	}
+	checkPerLocationBroken(t, "--no-renegotiation", rows, want{outcome: "no-upgrade", reason: "renegotiation-requested", pass: false}, "(a HelloRequest)")
+	for _, name := range apacheRejects {
+		if row := rows[name]; row.Pass || row.Mark != "INCONCLUSIVE" || !strings.Contains(row.Mismatch, "it let nobody in") {
+			t.Errorf("%s: pass=%v %s %s: %s", name, row.Pass, row.Mark, row.Outcome, row.Mismatch)
+		}
+	}
+	if code, rows, _ := runJSON(t, "--no-renegotiation", "--strict-tls", "--tls-version", "1.2", "--server-cmd", apacheCmd+"location", "--scenario", "no-client-cert"); code != 1 || rows["no-client-cert"].Pass || rows["no-client-cert"].Mark == "INCONCLUSIVE" {
 		t.Errorf("--strict-tls: exit %d, %+v", code, rows["no-client-cert"])
+	}
+}
+
+// apacheRejects are the server-side reject scenarios.
+var apacheRejects = []string{"no-client-cert", "wrong-ca-client", "self-signed-client", "expired-client", "not-yet-valid-client", "server-eku-as-client", "revoked-client"}
+
+// checkPerLocationBroken checks the rows of a per-location run in which
+// nobody got in: the controls end as broken says, with hint in their
+// reason, and server-sends-chain passes, its failure above it.
+func checkPerLocationBroken(t *testing.T, what string, rows map[string]verdictRow, broken want, hint string) {
+	t.Helper()
+	for _, name := range []string{"valid-client", "client-via-intermediate", "large-message"} {
+		checkRows(t, map[string]verdictRow{name: rows[name]}, map[string]want{name: broken})
+		if !strings.Contains(rows[name].Reason.Text, hint) {
+			t.Errorf("%s %s: %q lacks %q", what, name, rows[name].Reason.Text, hint)
+		}
+	}
+	if row := rows["server-sends-chain"]; !row.Pass {
+		t.Errorf("%s server-sends-chain: %s %s", what, row.Outcome, row.Mismatch)
 	}
 }
 

@@ -54,6 +54,7 @@ func harnessCommand() *cli.Command {
 					&cli.BoolFlag{Name: "strict-tls", Usage: "a server must refuse bad clients in the TLS handshake: an HTTP 4xx after it fails"},
 					&cli.BoolFlag{Name: "allow-inconclusive", Usage: "exit 0 even if some verdicts are inconclusive (nothing failed)"},
 					&cli.StringFlag{Name: "fail-on", Usage: "fail the run only for scenarios of this importance or above: `LEVEL` critical, high or medium (default: all; every failure is still reported)"},
+					&cli.BoolFlag{Name: "no-renegotiation", Usage: "the reference client refuses a TLS 1.2 server's renegotiation (as Go's and HTTP/2 clients do) instead of answering one"},
 					&cli.BoolFlag{Name: "no-tls12-rerun", Usage: "do not re-run in TLS 1.2 an encounter whose TLS 1.3 close cannot tell a refusal from a breakage"},
 					&cli.DurationFlag{Name: "start-timeout", Value: 15 * time.Second, Usage: "--server-cmd, --target: limit for the server to open its port and become ready (its valid-client encounter gets a non-transient answer)"},
 					&cli.DurationFlag{Name: "stop-grace", Value: 5 * time.Second, Usage: "--server-cmd: time between SIGTERM and SIGKILL"},
@@ -281,7 +282,8 @@ func runFlags(c *cli.Context) (runSettings, error) {
 		return set, usagef("--scenario: %v", err)
 	}
 	set.opts = harness.Options{Timeout: timeout, TLSVersion: version, StrictTLS: c.Bool("strict-tls"),
-		AllowInconclusive: c.Bool("allow-inconclusive"), NoTLS12Rerun: c.Bool("no-tls12-rerun")}
+		AllowInconclusive: c.Bool("allow-inconclusive"), NoTLS12Rerun: c.Bool("no-tls12-rerun"),
+		NoRenegotiation: c.Bool("no-renegotiation")}
 	if err := rotationOptions(c, &set.opts); err != nil {
 		return set, err
 	}

@@ -46,6 +46,10 @@ type verdictRow struct {
 	Above    string `json:"above"`
 	Reason   struct{ ID, Text string }
 	Layers   struct {
+		TLS struct {
+			ClientCertRequest string `json:"client_cert_request"`
+			Renegotiated      bool   `json:"renegotiated"`
+		} `json:"tls"`
 		HTTP struct {
 			StatusCode int `json:"status_code"`
 		} `json:"http"`

@@ -43,7 +43,8 @@ const (
 	ReasonUnclassified         ReasonID = "unclassified"
 	// ReasonRenegotiation: after the handshake, a TLS 1.2 server asked
 	// to renegotiate (to ask for a client certificate it did not ask
-	// for in the handshake), which the reference client does not do.
+	// for in the handshake), and the reference client refused: it
+	// answers one renegotiation, unless told not to (--no-renegotiation).
 	ReasonRenegotiation ReasonID = "renegotiation-requested"
 
 	// ReasonUpgraded: --accept-on upgrade, the server answered 101 and
