@@ -156,7 +156,7 @@ func runSession(ctx context.Context, s Scenario, m *Materials, opts Options) Res
 	}
 	for _, c := range []*websocket.Conn{r.old, r.control} {
 		if c != nil {
-			c.Close()
+			closeWebSocket(c)
 		}
 	}
 	_ = srv.Close()
