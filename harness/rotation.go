@@ -159,7 +159,7 @@ func rotate(ctx context.Context, s Scenario, m *Materials, opts Options, p *Serv
 	fail := func(why string) Result {
 		return Result{Scenario: s, Verdict: Verdict{Outcome: ConnectFailed, Layer: LayerTCP, Reason: Reason{ID: ReasonUnclassified, Text: why}, Rotation: ev}, Mismatch: why}
 	}
-	cfg, err := probeConfig(m, opts)
+	cfg, err := probeConfig(m, m.Client, opts)
 	if err != nil {
 		return fail(err.Error())
 	}
@@ -297,25 +297,25 @@ func sightingWords(ev *RotationLayer) string {
 }
 
 // probeConfig is the reference client's TLS configuration for the
-// rotation probes: the valid client certificate, trust in the run's
+// rotation probes: the client certificate (the run's valid one, or a
+// scenario's own), trust in the run's
 // root (and intermediate), the name localhost, and no session cache, so
 // every probe is a full handshake in which the server presents its
 // certificate (a resumed session would show the one it was made with).
-func probeConfig(m *Materials, opts Options) (*tls.Config, error) {
+func probeConfig(m *Materials, client *pki.Issued, opts Options) (*tls.Config, error) {
 	roots := x509.NewCertPool()
 	roots.AddCert(m.Root.Cert)
 	if m.Intermediate != nil {
 		roots.AddCert(m.Intermediate.Cert)
 	}
-	key := m.Client.Key
-	if key == nil {
-		return nil, errors.New("the run's client certificate has no key")
+	if client == nil || client.Key == nil {
+		return nil, errors.New("the client certificate has no key")
 	}
-	chain := [][]byte{m.Client.Cert.Raw}
-	for _, c := range m.Client.Chain {
+	chain := [][]byte{client.Cert.Raw}
+	for _, c := range client.Chain {
 		chain = append(chain, c.Raw)
 	}
-	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: key, Leaf: m.Client.Cert}}}
+	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: client.Key, Leaf: client.Cert}}}
 	if opts.TLSVersion != 0 {
 		cfg.MinVersion, cfg.MaxVersion = opts.TLSVersion, opts.TLSVersion
 	}

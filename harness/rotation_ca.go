@@ -254,26 +254,16 @@ func (r *caRotation) check(w probeWant, since, deadline time.Time) (CACheck, Ver
 	c := CACheck{Client: w.name, Want: map[bool]string{true: "accepted", false: "refused"}[w.accept]}
 	enc := serverSide(r.m)
 	enc.Client = w.leaf
-	wait := 100 * time.Millisecond
-	for {
-		v := probeVerdict(r.ctx, enc, r.s.Name, r.addr, r.url, r.opts)
-		c.Probes++
-		c.Got, c.Reason = gotOf(v), fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
-		if r.p.Exited() {
-			r.ev.ServerExited = r.p.ExitReport()
-			return c, v
-		}
-		if c.Got == c.Want {
-			at := ms(time.Since(since))
-			c.AfterMS = &at
-			return c, v
-		}
-		if time.Now().Add(wait).After(deadline) || r.ctx.Err() != nil {
-			return c, v
-		}
-		sleepCtx(r.ctx, wait)
-		wait = min(2*wait, 500*time.Millisecond)
+	want := func(v Verdict) bool { return gotOf(v) == c.Want }
+	v, n, ok := probeUntil(r.ctx, enc, r.s.Name, r.addr, r.url, r.opts, deadline, want, r.p.Exited)
+	c.Probes, c.Got, c.Reason = n, gotOf(v), fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
+	if r.p.Exited() {
+		r.ev.ServerExited = r.p.ExitReport()
+	} else if ok {
+		at := ms(time.Since(since))
+		c.AfterMS = &at
 	}
+	return c, v
 }
 
 // restore puts the server's {ca} (and {crl}) back and triggers the

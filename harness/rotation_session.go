@@ -14,9 +14,9 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,10 +138,9 @@ func runSession(ctx context.Context, s Scenario, m *Materials, opts Options) Res
 		return r.broken(fmt.Sprintf("the server %q did not start: %v", opts.Server.Name(), err))
 	}
 	r.addr = srv.Addr()
+	r.url = URLFor(serverSide(m), r.addr)
 	if t, ok := srv.(interface{ URL() string }); ok {
 		r.url = t.URL()
-	} else {
-		r.url = "wss://" + net.JoinHostPort("localhost", portOf(r.addr)) + "/"
 	}
 	var res Result
 	if s.Name == ExpiryScenario {
@@ -162,11 +161,6 @@ func runSession(ctx context.Context, s Scenario, m *Materials, opts Options) Res
 	_ = srv.Close()
 	res.Duration = time.Since(start)
 	return res
-}
-
-func portOf(addr string) string {
-	_, p, _ := net.SplitHostPort(addr)
-	return p
 }
 
 // withSessionDefaults fills in the lifetime and the window.
@@ -242,7 +236,7 @@ func (r *sessionRun) mint(cn string, lifetime time.Duration) error {
 // and the control WebSocket, with the run's valid client certificate,
 // and starts pinging both.
 func (r *sessionRun) open() error {
-	cfg, err := probeConfigFor(r.m, r.leaf, r.opts)
+	cfg, err := probeConfig(r.m, r.leaf, r.opts)
 	if err != nil {
 		return err
 	}
@@ -250,7 +244,7 @@ func (r *sessionRun) open() error {
 		r.ev.OldConnection, r.ev.OldConnectionDetail = "not-opened", err.Error()
 		return err
 	}
-	if cfg, err = probeConfig(r.m, r.opts); err != nil {
+	if cfg, err = probeConfig(r.m, r.m.Client, r.opts); err != nil {
 		return err
 	}
 	if r.control, err = openOld(r.ctx, r.addr, r.url, cfg, r.opts.Timeout); err != nil {
@@ -266,7 +260,7 @@ func (r *sessionRun) open() error {
 // whose TLS 1.3 close cannot tell a refusal from a breakage is run again
 // pinned to TLS 1.2, as RunScenario does, when the run does not pin 1.3.
 func probeVerdict(ctx context.Context, enc Encounter, name, addr, url string, opts Options) Verdict {
-	cc := ClientConfig{Encounter: enc, Scenario: name, Addr: addr, Target: url, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout}
+	cc := ClientConfig{Encounter: enc, Scenario: name, Addr: addr, Target: url, TLSVersion: opts.TLSVersion, Timeout: opts.Timeout, NoRenegotiation: opts.NoRenegotiation}
 	v := ReferenceClient().Connect(ctx, cc)
 	if v.Layers.TLS.Ambiguous && opts.TLSVersion != tls.VersionTLS13 && !opts.NoTLS12Rerun {
 		cc.TLSVersion = tls.VersionTLS12
@@ -281,27 +275,44 @@ func probeVerdict(ctx context.Context, enc Encounter, name, addr, url string, op
 // refused or until the deadline: the server's own word that it knows of
 // the event. since is the event's time.
 func (r *sessionRun) probeNew(since, deadline time.Time) {
+	exited := func() bool {
+		t, ok := r.opts.Server.(*targetServer)
+		return ok && t.proc != nil && t.proc.Exited()
+	}
+	v, n, refused := probeUntil(r.ctx, r.enc, r.s.Name, r.addr, r.url, r.opts, deadline,
+		func(v Verdict) bool { return gotOf(v) == "refused" }, exited)
+	r.ev.NewProbes = n
+	r.ev.NewConnection, r.ev.NewConnectionDetail = gotOf(v), fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
+	switch {
+	case exited():
+		r.ev.ServerExited = r.opts.Server.(*targetServer).proc.ExitReport()
+		r.ev.NewConnection = "unreachable"
+	case refused:
+		at := ms(time.Since(since))
+		r.ev.NewRefusedAfterMS = &at
+	default:
+		r.ev.NewConnectionDetail = fmt.Sprintf("%d new connections over %.0f ms, the last %s", n, ms(time.Since(since)), r.ev.NewConnectionDetail)
+	}
+}
+
+// probeUntil opens new connections as enc's client (probeVerdict), with
+// backoff from 100 ms doubling to 500 ms, until want takes the verdict,
+// exited says the server command is gone, or the deadline passes; at
+// least once. It returns the last verdict, the number of probes and
+// whether want took it.
+func probeUntil(ctx context.Context, enc Encounter, name, addr, url string, opts Options, deadline time.Time, want func(Verdict) bool, exited func() bool) (Verdict, int, bool) {
 	wait := 100 * time.Millisecond
-	for {
-		v := probeVerdict(r.ctx, r.enc, r.s.Name, r.addr, r.url, r.opts)
-		r.ev.NewProbes++
-		if t, ok := r.opts.Server.(*targetServer); ok && t.proc != nil && t.proc.Exited() {
-			r.ev.ServerExited = t.proc.ExitReport()
-			r.ev.NewConnection, r.ev.NewConnectionDetail = "unreachable", fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
-			return
+	for n := 1; ; n++ {
+		v := probeVerdict(ctx, enc, name, addr, url, opts)
+		switch {
+		case exited():
+			return v, n, false
+		case want(v):
+			return v, n, true
+		case time.Now().Add(wait).After(deadline) || ctx.Err() != nil:
+			return v, n, false
 		}
-		got := gotOf(v)
-		r.ev.NewConnection, r.ev.NewConnectionDetail = got, fmt.Sprintf("%s: %s", v.Outcome, v.Reason.Text)
-		if got == "refused" {
-			at := ms(time.Since(since))
-			r.ev.NewRefusedAfterMS = &at
-			return
-		}
-		if time.Now().Add(wait).After(deadline) || r.ctx.Err() != nil {
-			r.ev.NewConnectionDetail = fmt.Sprintf("%d new connections over %.0f ms, the last %s", r.ev.NewProbes, ms(time.Since(since)), r.ev.NewConnectionDetail)
-			return
-		}
-		sleepCtx(r.ctx, wait)
+		sleepCtx(ctx, wait)
 		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
@@ -463,7 +474,7 @@ func (r *sessionRun) finish(event time.Time) Result {
 	}
 	res := judgeSession(r.s, r.ev, r.ro)
 	if res.Inconclusive && r.ev.Event == "revocation" && r.ev.NewConnection == "accepted" {
-		res.Mismatch += fmt.Sprintf(" (published: %s; %s)", wordsList(r.ev.PublishedVia), r.triggerWords())
+		res.Mismatch += fmt.Sprintf(" (published: %s; %s)", strings.Join(r.ev.PublishedVia, " and "), r.triggerWords())
 	}
 	return res
 }
@@ -524,7 +535,7 @@ func sessionUnseen(ev *SessionLayer, what string) string {
 		return fmt.Sprintf("the server exited during the scenario (%s), so what it does when a certificate stops being valid was not seen (does it die of the reload trigger? %s)", ev.ServerExited, ev.Trigger)
 	case ev.NewConnection == "accepted" && ev.Event == "revocation":
 		return fmt.Sprintf("the server still accepted new connections with the revoked certificate (%s): it did not pick up the revocation, so what it does with an open connection was not seen (nginx reads ssl_crl on a reload, Node's crl and Python's load_verify_locations only when the context is made)", ev.NewConnectionDetail)
-	case ev.NewConnection == "failed" || ev.NewConnection == "unreachable":
+	case ev.NewConnection != "refused" && ev.NewConnection != "accepted":
 		return fmt.Sprintf("after %s, new connections with the certificate %s without a refusal (%s), so whether the server knows of it was not seen", what, ev.NewConnection, ev.NewConnectionDetail)
 	case ev.ServerAfter != "accepted" && !(ev.Event == "expiry" && ev.NewConnection == "accepted"):
 		return fmt.Sprintf("after the window, a new connection of the run's valid client was %s: the server no longer serves, so the watched connection's end says nothing of the certificate", ev.ServerAfter)
@@ -603,29 +614,4 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-timer.C:
 	}
-}
-
-func wordsList(parts []string) string {
-	s := ""
-	for i, p := range parts {
-		if i > 0 {
-			s += " and "
-		}
-		s += p
-	}
-	return s
-}
-
-// probeConfigFor is probeConfig with another client certificate.
-func probeConfigFor(m *Materials, leaf *pki.Issued, opts Options) (*tls.Config, error) {
-	cfg, err := probeConfig(m, opts)
-	if err != nil {
-		return nil, err
-	}
-	chain := [][]byte{leaf.Cert.Raw}
-	for _, c := range leaf.Chain {
-		chain = append(chain, c.Raw)
-	}
-	cfg.Certificates[0].Certificate, cfg.Certificates[0].PrivateKey, cfg.Certificates[0].Leaf = chain, leaf.Key, leaf.Cert
-	return cfg, nil
 }
